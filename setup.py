@@ -1,0 +1,92 @@
+"""Build the optional compiled backend from cython/.
+
+Without a working compiler (or Cython and the generated C) the install still succeeds and gives the
+pure-Python backend, unless WSCODEC_REQUIRE_EXTENSIONS=1, which makes any build failure fatal.
+"""
+import os
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODULES = ["mask", "utf8", "frames", "close", "handshake"]
+
+
+def flag(name):
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+REQUIRE = flag("WSCODEC_REQUIRE_EXTENSIONS")
+SKIP = flag("WSCODEC_NO_EXTENSIONS") and not REQUIRE
+
+
+def c_flags():
+    if sys.platform == "win32":
+        return ["/W3"]
+    # Baseline instruction set only: kernels for wider ISAs carry their own target attributes.
+    return ["-Wall", "-O3", "-fno-strict-aliasing"]
+
+
+def extensions():
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        cythonize = None
+    ext = ".pyx" if cythonize is not None else ".c"
+    exts = [
+        Extension(
+            "wscodec._c." + name,
+            [os.path.join("cython", name + ext)],
+            include_dirs=["cython"],
+            extra_compile_args=c_flags(),
+        )
+        for name in MODULES
+    ]
+    if cythonize is None:
+        missing = [e.sources[0] for e in exts if not os.path.exists(os.path.join(HERE, e.sources[0]))]
+        if missing:
+            if REQUIRE:
+                raise RuntimeError("Cython is not installed and %s are missing" % ", ".join(missing))
+            return []
+        return exts
+    return cythonize(
+        exts,
+        compiler_directives={
+            "language_level": "3",
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "embedsignature": True,
+        },
+    )
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext that degrades to the pure-Python backend instead of failing the install."""
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as exc:  # compiler missing, headers missing, ...
+            self._give_up(exc)
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:
+            self._give_up(exc)
+
+    def _give_up(self, exc):
+        if REQUIRE:
+            raise
+        sys.stderr.write(
+            "WARNING: wscodec's compiled backend could not be built (%s); "
+            "installing the pure-Python backend.\n" % exc
+        )
+
+
+setup(
+    ext_modules=[] if SKIP else extensions(),
+    cmdclass={"build_ext": OptionalBuildExt},
+)

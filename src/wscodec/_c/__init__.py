@@ -1,0 +1,1 @@
+"""The compiled backend, built from the Cython sources in ``cython/``."""

@@ -1,0 +1,1 @@
+"""The pure-Python backend: the reference the compiled backend is tested against."""
