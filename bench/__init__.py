@@ -1,0 +1,1 @@
+"""pytest-benchmark suites: wscodec (both backends) against the reference codecs (see conftest)."""
