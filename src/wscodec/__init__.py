@@ -9,7 +9,12 @@ from __future__ import annotations
 from ._backends import choose as _choose
 from ._types import MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, CloseCode, Frame, FrameHeader, Opcode
 from .errors import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
     InvalidHandshake,
+    InvalidRequest,
+    InvalidStatus,
     InvalidKey,
     InvalidUTF8,
     PayloadTooBig,
@@ -71,4 +76,20 @@ __all__ = [
     "PayloadTooBig",
     "InvalidHandshake",
     "InvalidKey",
+    "InvalidRequest",
+    "InvalidStatus",
+    "ConnectionClosed",
+    "ConnectionClosedOK",
+    "ConnectionClosedError",
+    # sans-I/O connection (imported lazily: see __getattr__)
+    "Connection",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The connection layer is not needed by codec-only users; import it on first use.
+    if name == "Connection":
+        from .connection import Connection
+
+        return Connection
+    raise AttributeError("module 'wscodec' has no attribute %r" % name)

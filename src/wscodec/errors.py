@@ -15,6 +15,11 @@ __all__ = [
     "PayloadTooBig",
     "InvalidHandshake",
     "InvalidKey",
+    "InvalidRequest",
+    "InvalidStatus",
+    "ConnectionClosed",
+    "ConnectionClosedOK",
+    "ConnectionClosedError",
 ]
 
 
@@ -69,3 +74,55 @@ class InvalidHandshake(WebSocketError):
 
 class InvalidKey(InvalidHandshake, ValueError):
     """A Sec-WebSocket-Key is not base64 of exactly 16 bytes."""
+
+
+class InvalidRequest(InvalidHandshake):
+    """A server rejects an opening handshake request with HTTP ``status`` (4xx/5xx).
+
+    ``headers`` are extra response headers (``Sec-WebSocket-Version: 13`` for a 426); the message
+    is the short text/plain body sent back.
+    """
+
+    def __init__(self, status: int, message: str, headers: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = list(headers)
+
+
+class InvalidStatus(InvalidHandshake):
+    """A client's opening handshake got an HTTP response other than 101."""
+
+    def __init__(self, status: int, reason: str = "", headers: Sequence[Any] = ()) -> None:
+        super().__init__("server rejected the WebSocket handshake: HTTP %d %s" % (status, reason))
+        self.status = status
+        self.reason = reason
+        self.headers = list(headers)
+
+
+class ConnectionClosed(WebSocketError):
+    """The connection is closed (or closing): ``code``/``reason`` as the connection reports them.
+
+    ``code`` 1005 means the peer's close frame had no code, 1006 that the connection dropped
+    without a close frame (EOF, abort, timeout).
+    """
+
+    def __init__(self, code: int, reason: str = "", was_clean: bool = False) -> None:
+        super().__init__("connection closed: %d %s" % (code, reason) if reason else "connection closed: %d" % code)
+        self.code = code
+        self.reason = reason
+        self.was_clean = was_clean
+
+    @staticmethod
+    def create(code: int, reason: str = "", was_clean: bool = False) -> "ConnectionClosed":
+        """ConnectionClosedOK for a clean 1000/1001/1005 close, ConnectionClosedError otherwise."""
+        cls = ConnectionClosedOK if was_clean and code in (1000, 1001, 1005) else ConnectionClosedError
+        return cls(code, reason, was_clean)
+
+
+class ConnectionClosedOK(ConnectionClosed):
+    """A normal close (1000, 1001 or no code) after a complete closing handshake."""
+
+
+class ConnectionClosedError(ConnectionClosed):
+    """Any other end: a protocol error, an error code, or a connection lost without a handshake."""

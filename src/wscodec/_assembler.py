@@ -1,0 +1,173 @@
+"""Data frames -> messages, for :class:`wscodec.connection.Connection`.
+
+Continuation rules, the message size limit (pushed into the frame decoder so that it is checked
+at each frame header), and UTF-8 validation of text as it arrives: per fragment with the codec's
+Utf8Validator, and even inside a frame that is still incomplete (``peek``).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any, List, Optional, Union
+
+from .errors import InvalidUTF8, PayloadTooBig, ProtocolError
+
+__all__ = ["MessageAssembler"]
+
+_CONT, _TEXT = 0, 1
+_MIN_FRAME_BUDGET = 125  # never squeeze the decoder below a control frame's maximum
+_MAX_HEADER = 14  # 2 + 8 (length) + 4 (mask)
+
+
+class _Partial:
+    """The incomplete frame the decoder holds."""
+
+    __slots__ = ("head", "header", "fed", "masker", "active")
+
+    def __init__(self) -> None:
+        self.head = b""  # the frame's first bytes while its header is incomplete
+        self.header: Any = None
+        self.fed = 0  # payload bytes already fed to the message's Utf8Validator
+        self.masker: Any = None
+        self.active = False  # a text payload being validated (else ignored)
+
+
+class MessageAssembler:
+    """Turns data frames into messages; raises ProtocolError (1002), InvalidUTF8 (1007) or
+    PayloadTooBig (1009). ``decoder`` is the connection's FrameDecoder, whose max_frame_size it
+    narrows to what is left of the message budget while a fragmented message is in progress."""
+
+    __slots__ = (
+        "codec",
+        "decoder",
+        "max_message_size",
+        "frame_limit",
+        "_validator",
+        "_op",
+        "_parts",
+        "_size",
+        "_partial",
+        "_can_peek",
+    )
+
+    def __init__(
+        self, codec: types.SimpleNamespace, decoder: Any, max_message_size: int, frame_limit: int
+    ) -> None:
+        self.codec = codec
+        self.decoder = decoder
+        self.max_message_size = max_message_size
+        self.frame_limit = frame_limit
+        self._validator = codec.Utf8Validator()
+        self._op = 0  # opcode of the fragmented message in progress, 0 when none
+        self._parts: List[Any] = []
+        self._size = 0
+        self._partial: Optional[_Partial] = None
+        self._can_peek = hasattr(decoder, "buffered")
+
+    def take_skip(self) -> int:
+        """Before a feed: payload bytes of the decoder's pending frame already validated (that
+        frame is the first one the feed completes)."""
+        p = self._partial
+        return p.fed if p is not None and p.active else 0
+
+    def frames_completed(self) -> None:
+        self._partial = None
+
+    def data_frame(self, op: int, fin: bool, payload: Any, skip: int = 0) -> Optional[Union[str, bytes]]:
+        """One data frame; returns the message it completes, else None. ``skip``: leading
+        payload bytes already validated while the frame was incomplete."""
+        if op == _CONT:
+            if not self._op:
+                raise ProtocolError("continuation frame without a message")
+            op = self._op
+        else:
+            if self._op:
+                raise ProtocolError("new data frame inside a fragmented message")
+            if fin:  # whole message in one frame: the decoder already held it to the limits
+                if op == _TEXT:
+                    try:
+                        return str(payload, "utf-8")  # validates and decodes in one pass
+                    except UnicodeDecodeError:
+                        raise InvalidUTF8("invalid UTF-8 in text message") from None
+                return payload if type(payload) is bytes else bytes(payload)
+            self._op = op
+            self._size = 0
+            if not skip:
+                self._validator.reset()
+        size = self._size + len(payload)
+        if size > self.max_message_size:
+            raise PayloadTooBig("message too big")
+        if op == _TEXT and not self._validator.feed(memoryview(payload)[skip:] if skip else payload):
+            raise InvalidUTF8("invalid UTF-8 in text message")  # at the first bad fragment
+        self._parts.append(payload)
+        self._size = size
+        if not fin:
+            # Next frames may only fill what is left of the budget (checked at their header).
+            self._set_frame_budget(
+                min(self.frame_limit, max(self.max_message_size - size, _MIN_FRAME_BUDGET))
+            )
+            return None
+        joined = b"".join(self._parts)
+        self.reset()
+        if op == _TEXT:
+            if not self._validator.finish():
+                raise InvalidUTF8("incomplete UTF-8 sequence at the end of a text message")
+            return joined.decode("utf-8")
+        return joined
+
+    def reset(self) -> None:
+        """Drop the message in progress."""
+        self._op = 0
+        self._parts = []
+        self._size = 0
+        self._set_frame_budget(self.frame_limit)
+
+    def _set_frame_budget(self, limit: int) -> None:
+        try:
+            self.decoder.max_frame_size = limit
+        except (AttributeError, TypeError):  # read-only: the total is still checked per frame
+            pass
+
+    def peek(self, data: Any, completed: bool) -> None:
+        """After a feed of ``data`` (``completed``: it finished some frame): validate the text
+        payload of the frame the decoder still holds, so that invalid UTF-8 fails before the rest
+        of a large frame arrives. Raises InvalidUTF8."""
+        buffered = self.decoder.buffered if self._can_peek else 0
+        if not buffered:
+            self._partial = None
+            return
+        view = memoryview(data)
+        p = self._partial
+        if completed or p is None:  # a new incomplete frame starts in this chunk
+            p = self._partial = _Partial()
+            if buffered > len(view):
+                return  # its start is not in this chunk: nothing to track
+            raw = view[len(view) - buffered :]
+        else:
+            raw = view
+        if p.header is None:
+            head = p.head + raw[:_MAX_HEADER].tobytes()
+            try:
+                header = self.codec.parse_header(head)
+            except ProtocolError:
+                header = None  # the decoder reports it
+            if header is None:
+                p.head = head
+                return
+            raw = raw[header.header_size - len(p.head) :]
+            p.header, p.head = header, b""
+            if header.length == 0:
+                return
+            if header.opcode == _TEXT and not self._op:
+                self._validator.reset()
+            elif not (header.opcode == _CONT and self._op == _TEXT):
+                return  # only text payloads need an early look
+            p.active = True
+            if header.mask is not None:
+                p.masker = self.codec.Masker(header.mask)
+        if not p.active or not len(raw):
+            return
+        chunk = p.masker.apply(raw) if p.masker is not None else raw
+        p.fed += len(raw)
+        if not self._validator.feed(chunk):
+            raise InvalidUTF8("invalid UTF-8 in text message")

@@ -1,0 +1,36 @@
+"""asyncio WebSocket server and client over the sans-I/O :class:`wscodec.connection.Connection`.
+
+``serve(handler, host, port, ...)`` and ``connect(url, ...)`` (both awaitable and async context
+managers), ``connect_with_retry``/``reconnecting`` for clients that must come back.
+"""
+
+from __future__ import annotations
+
+from ..errors import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidStatus,
+)
+from .client import Backoff, ClientConnection, connect, connect_with_retry, reconnecting
+from .protocol import Options, WebSocket
+from .server import Server, ServerConnection, serve
+
+__all__ = [
+    "serve",
+    "Server",
+    "ServerConnection",
+    "connect",
+    "ClientConnection",
+    "connect_with_retry",
+    "reconnecting",
+    "Backoff",
+    "WebSocket",
+    "Options",
+    "ConnectionClosed",
+    "ConnectionClosedOK",
+    "ConnectionClosedError",
+    "InvalidHandshake",
+    "InvalidStatus",
+]

@@ -1,0 +1,400 @@
+"""The asyncio driver of a :class:`wscodec.connection.Connection`: one asyncio.Protocol per socket.
+
+All protocol logic and timers live in the sans-I/O Connection; this layer moves bytes, arms one
+loop timer at ``next_deadline()``, queues messages for ``recv`` and applies back-pressure both
+ways (``send`` waits while the transport is paused; reading pauses while ``max_queue`` messages
+wait to be received).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import types
+from typing import Any, AsyncIterator, Deque, Dict, Optional, Tuple, Union
+
+from ..connection import DEFAULT_MAX_MESSAGE_SIZE, Closed, Connection, Message, Pong, State, default_codec
+from ..errors import ConnectionClosed, ConnectionClosedOK
+
+__all__ = ["Options", "WebSocket"]
+
+Data = Union[str, bytes]
+
+# How long a protocol error's close may wait for the application to read (and answer) the
+# messages that arrived before the error.
+FAIL_GRACE = 1.0
+
+
+@dataclasses.dataclass
+class Options:
+    """Per-connection settings shared by ``serve`` and ``connect`` (keyword arguments of both)."""
+
+    max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE
+    max_frame_size: Optional[int] = None
+    max_queue: Optional[int] = 16  # messages waiting for recv() before reading pauses
+    close_timeout: Optional[float] = 10.0
+    ping_interval: Optional[float] = None
+    ping_timeout: Optional[float] = None
+    idle_timeout: Optional[float] = None
+    idle_close_code: int = 1001
+    write_limit: int = 64 * 1024  # transport high-water mark: send() waits above it
+    codec: Optional[types.SimpleNamespace] = None
+
+    def connection(self, role: str, now: float) -> Connection:
+        return Connection(
+            role,
+            max_message_size=self.max_message_size,
+            max_frame_size=self.max_frame_size,
+            codec=self.codec,
+            close_timeout=self.close_timeout,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            idle_timeout=self.idle_timeout,
+            idle_close_code=self.idle_close_code,
+            now=now,
+        )
+
+
+class WebSocket(asyncio.Protocol):
+    """An open WebSocket: ``send``, ``recv``/``async for``, ``ping``, ``close``, ``terminate``.
+
+    Subclasses run the opening handshake (``_handshake_data``) and then call ``_open``.
+    """
+
+    role = "server"
+
+    def __init__(self, options: Options, loop: asyncio.AbstractEventLoop) -> None:
+        self.options = options
+        self.loop = loop
+        self.codec = options.codec if options.codec is not None else default_codec()
+        self.transport: Optional[asyncio.Transport] = None
+        self.conn: Optional[Connection] = None  # None until the handshake succeeds
+        self.subprotocol: Optional[str] = None
+        self._queue: Deque[Data] = collections.deque()
+        self._recv_waiter: Optional[asyncio.Future[None]] = None
+        self._reading_paused = False
+        self._write_paused = False
+        self._drain_waiter: Optional[asyncio.Future[None]] = None
+        self._closed: asyncio.Future[None] = loop.create_future()
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._timer_at = 0.0
+        self._pong_waiters: Dict[bytes, asyncio.Future[float]] = {}
+        self._transport_closing = False
+        self._transport_aborted = False
+        self._fail_hold_until: Optional[float] = None
+
+    # ------------------------------------------------------------ asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=self.options.write_limit)
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is None:
+            self._handshake_data(data)
+            return
+        events = conn.receive_data(data, self.loop.time())
+        if events:
+            self._handle(events)
+        self._flush()
+        self._schedule()
+
+    def eof_received(self) -> Optional[bool]:
+        if self.conn is not None:
+            self._handle(self.conn.receive_eof(self.loop.time()))
+            self._flush()
+        return None  # let the transport close itself
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self._transport_closing = True
+        if self.conn is None:
+            self._handshake_lost(exc)
+            if not self._closed.done():
+                self._closed.set_result(None)
+        else:
+            self._handle(self.conn.receive_eof(self.loop.time()))
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._wake_drain()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_drain()
+
+    # ------------------------------------------------------------ handshake hooks
+    def _handshake_data(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _handshake_lost(self, exc: Optional[Exception]) -> None:
+        pass
+
+    def _on_closed(self) -> None:
+        """Hook: the connection reached CLOSED."""
+
+    def _open(self, leftover: bytes) -> None:
+        self.conn = self.options.connection(self.role, self.loop.time())
+        if leftover:
+            self.data_received(leftover)
+        else:
+            self._schedule()
+
+    # ------------------------------------------------------------ event handling
+    def _handle(self, events: Any) -> None:
+        queue = self._queue
+        got_message = False
+        for event in events:
+            cls = type(event)
+            if cls is Message:
+                queue.append(event.data)
+                got_message = True
+            elif cls is Pong:
+                for payload, rtt in event.acked:
+                    fut = self._pong_waiters.pop(payload, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(rtt)
+            elif cls is Closed:
+                self._closed_now()
+        if got_message:
+            waiter = self._recv_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            limit = self.options.max_queue
+            if limit and len(queue) >= limit and not self._reading_paused and self.transport is not None:
+                self._reading_paused = True
+                self.transport.pause_reading()
+
+    def _closed_now(self) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
+        waiter = self._recv_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self._pong_waiters:
+            exc = self._closed_exception()
+            for fut in self._pong_waiters.values():
+                if not fut.done():
+                    fut.set_exception(exc)
+            self._pong_waiters.clear()
+        self._wake_drain()
+        self._on_closed()
+
+    def _flush(self) -> None:
+        conn = self.conn
+        transport = self.transport
+        if conn is None or transport is None:
+            return
+        data = conn.data_to_send()
+        if data and not self._transport_closing:
+            transport.write(data)
+        if conn.should_close_transport:
+            if conn.transport_abort:
+                if not self._transport_aborted:
+                    self._transport_aborted = self._transport_closing = True
+                    transport.abort()
+            elif not self._transport_closing:
+                self._transport_closing = True
+                transport.close()
+
+    def _schedule(self) -> None:
+        # One timer at the earliest deadline; a timer that fires early just re-arms.
+        conn = self.conn
+        if conn is None:
+            return
+        deadline = conn.next_deadline()
+        if deadline is None:
+            return
+        if self._timer is not None:
+            if self._timer_at <= deadline:
+                return
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        conn = self.conn
+        if conn is None:
+            return
+        # call_at may run a little before the deadline (clock resolution): never pass an earlier now.
+        now = max(self.loop.time(), self._timer_at)
+        if conn.failure_pending and self._queue:
+            # Messages that preceded a protocol error are still queued: recv() releases the
+            # close once they are read, so that their replies go out before it.
+            if self._fail_hold_until is None:
+                self._fail_hold_until = now + min(FAIL_GRACE, self.options.close_timeout or FAIL_GRACE)
+            if now < self._fail_hold_until:
+                self._timer_at = self._fail_hold_until
+                self._timer = self.loop.call_at(self._fail_hold_until, self._on_timer)
+                return
+        self._fail_hold_until = None
+        events = conn.handle_timeout(now)
+        if events:
+            self._handle(events)
+        self._flush()
+        self._schedule()
+
+    def _release_failure(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = self.loop.time()  # not the hold deadline: that is in the future
+        self._on_timer()
+
+    def _wake_drain(self) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _closed_exception(self) -> ConnectionClosed:
+        if self.conn is None:
+            return ConnectionClosed.create(1006, "connection closed during the handshake")
+        return self.conn.closed_error()
+
+    def _require(self) -> Connection:
+        if self.conn is None:
+            raise RuntimeError("the WebSocket handshake has not completed")
+        return self.conn
+
+    # ------------------------------------------------------------ public API
+    async def send(self, message: Union[str, bytes, bytearray, memoryview]) -> None:
+        """Send a text (``str``) or binary (bytes-like) message; waits while the transport is
+        paused. Raises ConnectionClosed once closing has started."""
+        conn = self._require()
+        conn.send(message, self.loop.time())
+        self._flush()
+        if self._write_paused:
+            await self._drain()
+
+    async def _drain(self) -> None:
+        while self._write_paused and not self._transport_closing:
+            if self._drain_waiter is None:
+                self._drain_waiter = self.loop.create_future()
+            await asyncio.shield(self._drain_waiter)
+
+    async def recv(self) -> Data:
+        """The next message (``str`` or ``bytes``); raises ConnectionClosed when none will come."""
+        queue = self._queue
+        while True:
+            if queue:
+                data = queue.popleft()
+                if not queue and self._fail_hold_until is not None:
+                    # runs after the caller's reply to this last message (same task step)
+                    self.loop.call_soon(self._release_failure)
+                if self._reading_paused and len(queue) <= (self.options.max_queue or 0) // 4:
+                    self._reading_paused = False
+                    if self.transport is not None and not self._transport_closing:
+                        self.transport.resume_reading()
+                return data
+            if self._closed.done():
+                raise self._closed_exception()
+            if self._recv_waiter is not None:
+                raise RuntimeError("recv() is already waiting in another task")
+            self._recv_waiter = waiter = self.loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._recv_waiter = None
+
+    def __aiter__(self) -> AsyncIterator[Data]:
+        return self
+
+    async def __anext__(self) -> Data:
+        try:
+            return await self.recv()
+        except ConnectionClosedOK:
+            raise StopAsyncIteration from None
+
+    def ping(self, data: Optional[bytes] = None) -> "asyncio.Future[float]":
+        """Send a ping; the returned future resolves to the round-trip time when its pong
+        arrives (``rtt = await ws.ping()``) and fails with ConnectionClosed if none will."""
+        conn = self._require()
+        payload = conn.ping(data, self.loop.time())
+        fut: asyncio.Future[float] = self.loop.create_future()
+        self._pong_waiters[payload] = fut
+        self._flush()
+        return fut
+
+    async def pong(self, data: bytes = b"") -> None:
+        self._require().pong(data)
+        self._flush()
+
+    async def close(
+        self, code: Optional[int] = 1000, reason: str = "", timeout: Optional[float] = None
+    ) -> None:
+        """Run the closing handshake and wait until the connection is closed. The peer has
+        ``timeout`` seconds (default ``close_timeout``) to answer before the connection is
+        dropped (close_code 1006). Invalid codes or reasons raise ValueError."""
+        conn = self.conn
+        if conn is None:
+            if self.transport is not None:
+                self.transport.abort()
+        elif conn.state is State.OPEN:
+            conn.close(code, reason, self.loop.time(), timeout)
+            self._flush()
+            self._schedule()
+        await asyncio.shield(self._closed)
+
+    def terminate(self) -> None:
+        """Drop the connection at once, without a closing handshake (the peer sees 1006)."""
+        if self.conn is None:
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        self._handle(self.conn.abort(self.loop.time(), "terminated"))
+        self._flush()
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._closed)
+
+    @property
+    def state(self) -> Optional[State]:
+        return None if self.conn is None else self.conn.state
+
+    @property
+    def open(self) -> bool:
+        return self.conn is not None and self.conn.state is State.OPEN
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.done()
+
+    @property
+    def close_code(self) -> Optional[int]:
+        return None if self.conn is None else self.conn.close_code
+
+    @property
+    def close_reason(self) -> Optional[str]:
+        return None if self.conn is None else self.conn.close_reason
+
+    @property
+    def was_clean(self) -> bool:
+        return self.conn is not None and self.conn.was_clean
+
+    @property
+    def closed_by(self) -> Optional[str]:
+        return None if self.conn is None else self.conn.closed_by
+
+    @property
+    def latency(self) -> Optional[float]:
+        """The last measured ping round-trip time."""
+        return None if self.conn is None else self.conn.last_rtt
+
+    @property
+    def remote_address(self) -> Optional[Tuple[Any, ...]]:
+        return None if self.transport is None else self.transport.get_extra_info("peername")
+
+    @property
+    def local_address(self) -> Optional[Tuple[Any, ...]]:
+        return None if self.transport is None else self.transport.get_extra_info("sockname")
+
+    def __repr__(self) -> str:
+        state = "HANDSHAKE" if self.conn is None else self.conn.state.name
+        return "<%s %s %s>" % (type(self).__name__, state, self.remote_address)
