@@ -3,6 +3,7 @@
 Without a working compiler (or Cython and the generated C) the install still succeeds and gives the
 pure-Python backend, unless WSCODEC_REQUIRE_EXTENSIONS=1, which makes any build failure fatal.
 """
+import glob
 import os
 import sys
 
@@ -21,11 +22,17 @@ REQUIRE = flag("WSCODEC_REQUIRE_EXTENSIONS")
 SKIP = flag("WSCODEC_NO_EXTENSIONS") and not REQUIRE
 
 
+# WSCODEC_SANITIZE=address,undefined builds with those sanitizers (fuzz/, leak checks; not for
+# wheels). Import such a build with the runtime preloaded: see fuzz/run.sh.
+SANITIZE = os.environ.get("WSCODEC_SANITIZE", "").strip()
+SAN_FLAGS = ["-fsanitize=" + SANITIZE, "-fno-omit-frame-pointer", "-g"] if SANITIZE else []
+
+
 def c_flags():
     if sys.platform == "win32":
         return ["/W3"]
     # Baseline instruction set only: kernels for wider ISAs carry their own target attributes.
-    return ["-Wall", "-O3", "-fno-strict-aliasing"]
+    return ["-Wall", "-O3", "-fno-strict-aliasing"] + SAN_FLAGS
 
 
 def extensions():
@@ -39,7 +46,9 @@ def extensions():
             "wscodec._c." + name,
             [os.path.join("cython", name + ext)],
             include_dirs=["cython"],
+            depends=sorted(glob.glob(os.path.join("cython", "*.h")) + glob.glob(os.path.join("cython", "*.pxd"))),
             extra_compile_args=c_flags(),
+            extra_link_args=SAN_FLAGS,
         )
         for name in MODULES
     ]

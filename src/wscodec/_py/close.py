@@ -1,6 +1,7 @@
 """Close frame payloads (RFC 6455 sections 5.5.1 and 7.4), pure Python."""
 from __future__ import annotations
 
+import operator
 from typing import Any, Optional, Tuple, Union
 
 from .._types import MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, CloseCode, close_code_value
@@ -16,8 +17,9 @@ def is_valid_close_code(code: int) -> bool:
 
     1000-1003 and 1007-1014 (defined by RFC 6455 and IANA), 3000-4999 (registered and private
     use). 1004 is reserved, 1005, 1006 and 1015 are for local reporting only, 1016-2999 are
-    unassigned, below 1000 and from 5000 up are not used.
+    unassigned, below 1000 and from 5000 up are not used. Non-integers raise TypeError.
     """
+    code = operator.index(code)
     return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 

@@ -1,6 +1,7 @@
 """Frame header parsing, frame building and the batch frame decoder (RFC 6455 section 5.2)."""
 from __future__ import annotations
 
+import operator
 import os
 from typing import Any, List, Optional, Union
 
@@ -21,6 +22,7 @@ def parse_header(data: Any, offset: int = 0) -> Optional[FrameHeader]:
     reserved opcode, a fragmented or over-long control frame, a 64-bit length with the top bit set.
     RSV bits are reported, not judged: their meaning depends on the negotiated extensions.
     """
+    offset = operator.index(offset)  # TypeError for non-integers
     if offset < 0:
         raise ValueError("offset must not be negative")
     with byte_view(data) as view:
@@ -81,6 +83,7 @@ def build_frame(
     ``mask`` is False (server frames), True (client frames: a fresh key from ``os.urandom``) or
     an explicit 4-byte key. ``payload`` is bytes-like, or str (encoded as UTF-8).
     """
+    opcode = operator.index(opcode)  # TypeError for non-integers
     op = OPCODES[opcode] if 0 <= opcode <= 15 else None
     if op is None:
         raise ValueError("invalid opcode %r" % (opcode,))
@@ -123,7 +126,7 @@ class FrameDecoder:
     After an error the decoder is finished: every later ``feed`` raises the same error again.
     """
 
-    __slots__ = ("require_mask", "max_frame_size", "allow_rsv1", "_buf", "_error")
+    __slots__ = ("_require_mask", "_max_frame_size", "_allow_rsv1", "_buf", "_error")
 
     def __init__(
         self,
@@ -132,13 +135,41 @@ class FrameDecoder:
         max_frame_size: Optional[int] = DEFAULT_MAX_FRAME_SIZE,
         allow_rsv1: bool = False,
     ) -> None:
-        if max_frame_size is not None and max_frame_size < 0:
-            raise ValueError("max_frame_size must not be negative")
-        self.require_mask = bool(require_mask)
         self.max_frame_size = max_frame_size
-        self.allow_rsv1 = bool(allow_rsv1)
+        self.require_mask = require_mask
+        self.allow_rsv1 = allow_rsv1
         self._buf = bytearray()
         self._error: Optional[ProtocolError] = None
+
+    # The settings may be changed between feeds (they apply from the next header checked, the
+    # buffered incomplete frame's included) and are normalized and validated as in __init__.
+    @property
+    def require_mask(self) -> bool:
+        return self._require_mask
+
+    @require_mask.setter
+    def require_mask(self, value: bool) -> None:
+        self._require_mask = bool(value)
+
+    @property
+    def max_frame_size(self) -> Optional[int]:
+        return self._max_frame_size
+
+    @max_frame_size.setter
+    def max_frame_size(self, value: Optional[int]) -> None:
+        if value is not None:
+            value = operator.index(value)  # TypeError for non-integers
+            if value < 0:
+                raise ValueError("max_frame_size must not be negative")
+        self._max_frame_size = value
+
+    @property
+    def allow_rsv1(self) -> bool:
+        return self._allow_rsv1
+
+    @allow_rsv1.setter
+    def allow_rsv1(self, value: bool) -> None:
+        self._allow_rsv1 = bool(value)
 
     @property
     def buffered(self) -> int:

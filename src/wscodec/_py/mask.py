@@ -6,6 +6,7 @@ byte), which CPython runs at memory speed.
 """
 from __future__ import annotations
 
+import operator
 from typing import Any, List, Optional
 
 from ._buf import byte_view, writable_byte_view
@@ -35,6 +36,7 @@ def _check_mask(mask: Any) -> bytes:
 
 
 def _check_phase(phase: int) -> int:
+    phase = operator.index(phase)  # TypeError for non-integers (1.0 too), not a failure later
     if not 0 <= phase <= 3:
         raise ValueError("phase must be 0, 1, 2 or 3")
     return phase
@@ -73,7 +75,7 @@ def mask_inplace(buf: Any, mask: Any, phase: int = 0) -> int:
     """
     view = writable_byte_view(buf)
     key = _check_mask(mask)
-    _check_phase(phase)
+    phase = _check_phase(phase)
     view[:] = _masked(view.tobytes(), _rotate(key, phase))
     return (phase + len(view)) & 3
 
