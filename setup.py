@@ -9,6 +9,7 @@ import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODULES = ["mask", "utf8", "frames", "close", "handshake"]
@@ -95,7 +96,20 @@ class OptionalBuildExt(build_ext):
         )
 
 
+class BuildPyWithPth(build_py):
+    """Also ship wscodec-auto.pth at the top of site-packages: the WSCODEC_AUTO_INSTALL switch.
+
+    The file does nothing (imports nothing) unless that environment variable is set.
+    """
+
+    PTH = os.path.join("src", "wscodec", "integrations", "wscodec-auto.pth")
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join(HERE, self.PTH), os.path.join(self.build_lib, os.path.basename(self.PTH)))
+
+
 setup(
     ext_modules=[] if SKIP else extensions(),
-    cmdclass={"build_ext": OptionalBuildExt},
+    cmdclass={"build_ext": OptionalBuildExt, "build_py": BuildPyWithPth},
 )
