@@ -1,0 +1,192 @@
+"""Sans-I/O HTTP handshake helpers (wscodec.http). Every test takes ``backend`` (the project rule);
+only the key checks depend on it."""
+
+from __future__ import annotations
+
+import pytest
+
+from wscodec.errors import InvalidHandshake, InvalidRequest, InvalidStatus
+from wscodec.http import (
+    HeadReader,
+    Headers,
+    accept_response,
+    build_request,
+    check_request,
+    check_response,
+    error_response,
+    parse_request,
+    parse_response,
+    parse_url,
+    select_subprotocol,
+)
+
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455 section 1.3
+
+
+def request(**override: str) -> bytes:
+    fields = {
+        "Host": "example.com",
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": KEY,
+        "Sec-WebSocket-Version": "13",
+    }
+    fields.update(override)
+    lines = ["GET /chat HTTP/1.1"] + ["%s: %s" % kv for kv in fields.items() if kv[1] is not None]
+    return "\r\n".join(lines).encode()
+
+
+def rejected(status: int, head: bytes, backend) -> InvalidRequest:
+    with pytest.raises(InvalidRequest) as info:
+        check_request(parse_request(head), backend)
+    assert info.value.status == status
+    return info.value
+
+
+def test_valid_request(backend):
+    req = parse_request(request(Connection="keep-alive, UPGRADE", Upgrade="WebSocket"))
+    assert (req.method, req.target) == ("GET", "/chat")
+    assert check_request(req, backend) == KEY
+    assert req.headers.get("sec-websocket-version") == "13"
+
+
+def test_bad_version_is_426_with_supported_version(backend):
+    err = rejected(426, request(**{"Sec-WebSocket-Version": "8"}), backend)
+    assert ("Sec-WebSocket-Version", "13") in err.headers
+    rejected(426, request(**{"Sec-WebSocket-Version": None}), backend)
+
+
+@pytest.mark.parametrize("key", [None, "short", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZSBub25jZSE="])
+def test_missing_or_bad_key_is_400(backend, key):
+    rejected(400, request(**{"Sec-WebSocket-Key": key}), backend)
+
+
+def test_repeated_key_is_400(backend):
+    rejected(400, request() + b"\r\nSec-WebSocket-Key: " + KEY.encode(), backend)
+
+
+def test_other_rejections(backend):
+    assert rejected(405, request().replace(b"GET", b"POST", 1), backend).headers == [("Allow", "GET")]
+    rejected(426, request(Upgrade=None), backend)  # a plain HTTP request
+    rejected(400, request(Connection="keep-alive"), backend)
+    rejected(400, request(Host=None), backend)
+
+
+@pytest.mark.parametrize(
+    "head, status",
+    [
+        (b"GET / HTTP/1.0\r\nHost: x", 400),
+        (b"GET / HTTP/2.0\r\nHost: x", 505),
+        (b"GET /\r\nHost: x", 400),
+        (b"GET  / HTTP/1.1", 400),
+        (b"GET / HTTP/1.1\r\nBad Header: x", 400),
+        (b"GET / HTTP/1.1\r\nNoColon", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n folded", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\x00b", 400),
+    ],
+)
+def test_malformed_requests(backend, head, status):
+    with pytest.raises(InvalidRequest) as info:
+        parse_request(head)
+    assert info.value.status == status
+
+
+def test_header_count_and_line_limits(backend):
+    many = b"GET / HTTP/1.1\r\n" + b"\r\n".join(b"X-%d: y" % i for i in range(101))
+    with pytest.raises(InvalidRequest) as info:
+        parse_request(many)
+    assert info.value.status == 431
+    with pytest.raises(InvalidRequest) as info:
+        parse_request(b"GET / HTTP/1.1\r\nX: " + b"y" * 9000, max_line=8192)
+    assert info.value.status == 431
+
+
+def test_head_reader_incremental_and_limits(backend):
+    reader = HeadReader(max_line=100, max_head=300)
+    data = request() + b"\r\n\r\n" + b"\x81\x00rest"
+    got = None
+    for i in range(len(data)):
+        got = got or reader.feed(data[i : i + 1])
+    assert got is not None  # the frame bytes after the head come back as "rest"
+    with pytest.raises(InvalidRequest) as info:
+        HeadReader(max_line=100).feed(b"GET /" + b"a" * 200)
+    assert info.value.status == 414
+    with pytest.raises(InvalidRequest) as info:
+        HeadReader(max_line=100).feed(b"GET / HTTP/1.1\r\nX: " + b"a" * 200)
+    assert info.value.status == 431
+    with pytest.raises(InvalidRequest) as info:
+        HeadReader(max_line=100, max_head=300).feed(b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 60)
+    assert info.value.status == 431
+
+
+def test_head_reader_returns_rest(backend):
+    reader = HeadReader()
+    assert reader.feed(b"GET / HTTP/1.1\r\nHost: x\r") is None
+    assert reader.feed(b"\n\r\nframes") == (b"GET / HTTP/1.1\r\nHost: x", b"frames")
+
+
+def test_accept_response(backend):
+    raw = accept_response(KEY, backend, "chat", [("X-Extra", "1")])
+    head, _, body = raw.partition(b"\r\n\r\n")
+    resp = parse_response(head)
+    assert resp.status == 101 and body == b""
+    assert resp.headers.get("Sec-WebSocket-Accept") == ACCEPT
+    assert check_response(resp, KEY, backend, ["chat"]) == "chat"
+
+
+def test_error_response_is_short_plain_text(backend):
+    raw = error_response(426, "Unsupported WebSocket version", [("Sec-WebSocket-Version", "13")])
+    head, _, body = raw.partition(b"\r\n\r\n")
+    resp = parse_response(head)
+    assert resp.status == 426 and resp.headers.get("Sec-WebSocket-Version") == "13"
+    assert body == b"Unsupported WebSocket version\n"
+    assert resp.headers.get("Content-Length") == str(len(body))
+    assert b"Traceback" not in raw
+
+
+def test_select_subprotocol(backend):
+    assert select_subprotocol(["b", "a"], ["a", "b"]) == "a"  # server preference
+    assert select_subprotocol(["x"], ["a"]) is None
+
+
+def test_client_request_and_response_checks(backend):
+    raw = build_request("127.0.0.1", 8080, "/p?q=1", KEY, subprotocols=["a", "b"], origin="http://o")
+    req = parse_request(raw[:-4])
+    assert req.target == "/p?q=1" and req.headers.get("Host") == "127.0.0.1:8080"
+    assert check_request(req, backend) == KEY
+    ok = Headers([("Upgrade", "websocket"), ("Connection", "upgrade"), ("Sec-WebSocket-Accept", ACCEPT)])
+    resp = parse_response(
+        b"HTTP/1.1 101 Switching Protocols\r\n"
+        + b"\r\n".join(b"%s: %s" % (k.encode(), v.encode()) for k, v in ok)
+    )
+    assert check_response(resp, KEY, backend) is None
+    with pytest.raises(InvalidHandshake):
+        check_response(
+            resp._replace(
+                headers=Headers(
+                    [("Upgrade", "websocket"), ("Connection", "upgrade"), ("Sec-WebSocket-Accept", "x")]
+                )
+            ),
+            KEY,
+            backend,
+        )
+    with pytest.raises(InvalidHandshake):
+        check_response(
+            resp._replace(headers=Headers(list(ok) + [("Sec-WebSocket-Protocol", "zzz")])),
+            KEY,
+            backend,
+            ["a"],
+        )
+    with pytest.raises(InvalidStatus) as info:
+        check_response(parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0"), KEY, backend)
+    assert info.value.status == 404
+    with pytest.raises(InvalidHandshake):
+        parse_response(b"HTTP/1.0 101 OK")
+
+
+def test_parse_url(backend):
+    assert parse_url("ws://127.0.0.1:9001/a?b=c") == (False, "127.0.0.1", 9001, "/a?b=c")
+    assert parse_url("wss://example.com") == (True, "example.com", 443, "/")
+    with pytest.raises(ValueError):
+        parse_url("http://example.com")
