@@ -13,6 +13,11 @@ from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODULES = ["mask", "utf8", "frames", "close", "handshake"]
+# The kernels behind runtime CPU dispatch, linked into wscodec._c.mask (which owns the kernel table
+# the other modules use). Each file compiles for the baseline with the flags below; code for a wider
+# instruction set carries a function-level target attribute and its ISA in its symbol name
+# (cython/wsc_cpu.h), and files for another architecture compile to nothing.
+KERNELS = sorted(glob.glob(os.path.join("cython", "kernels", "*.c")))
 
 
 def flag(name):
@@ -45,9 +50,10 @@ def extensions():
     exts = [
         Extension(
             "wscodec._c." + name,
-            [os.path.join("cython", name + ext)],
+            [os.path.join("cython", name + ext)] + (KERNELS if name == "mask" else []),
             include_dirs=["cython"],
-            depends=sorted(glob.glob(os.path.join("cython", "*.h")) + glob.glob(os.path.join("cython", "*.pxd"))),
+            depends=sorted(glob.glob(os.path.join("cython", "*.h")) + glob.glob(os.path.join("cython", "*.pxd"))
+                           + glob.glob(os.path.join("cython", "kernels", "*.h"))),
             extra_compile_args=c_flags(),
             extra_link_args=SAN_FLAGS,
         )
@@ -68,6 +74,9 @@ def extensions():
             "wraparound": False,
             "cdivision": True,
             "embedsignature": True,
+            # free-threaded CPython (3.14t) keeps the GIL off: module state is read-only after import,
+            # except the mask-key pool, which takes a PyMutex there (cython/wsc_maskpool.h)
+            "freethreading_compatible": True,
         },
     )
 

@@ -9,12 +9,14 @@ from libc.string cimport memcpy
 from operator import index as _index
 
 from wsc_buf cimport PyLong_AsLongLongAndOverflow, get_buffer
-from wsc_kernels cimport wsc_utf8_error_offset
+from wsc_kernels cimport import_kernels, wsc_utf8_error_offset
 
 from wscodec._types import CLOSE_CODES, CloseCode
 from wscodec.errors import InvalidUTF8, ProtocolError
 
 __all__ = ["parse_close", "build_close", "is_valid_close_code"]
+
+import_kernels()
 
 cdef dict _CLOSE_CODES = CLOSE_CODES
 cdef object _NO_STATUS_RCVD = CloseCode.NO_STATUS_RCVD

@@ -5,14 +5,19 @@ compiled: the C twin of wscodec._py.frames."""
 import os
 
 from cpython.buffer cimport PyBuffer_Release
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem
+from cpython.list cimport PyList_Append
+from cpython.long cimport PyLong_Check
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.number cimport PyNumber_Index
+from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
 from wsc_buf cimport PyLong_AsLongLongAndOverflow, get_buffer, index_value
-from wsc_kernels cimport NOGIL_THRESHOLD, wsc_mask_copy
+from wsc_header cimport DEFINED_OPCODES, MAX_CONTROL_PAYLOAD, MAX_HEADER, Header, parse
+from wsc_kernels cimport import_kernels, wsc_k, wsc_mask_copy
 
 from wscodec._types import OPCODES, Frame, FrameHeader
 from wscodec.errors import PayloadTooBig, ProtocolError
@@ -21,83 +26,39 @@ __all__ = ["parse_header", "build_frame", "FrameDecoder", "DEFAULT_MAX_FRAME_SIZ
 
 DEFAULT_MAX_FRAME_SIZE = 1 << 20  # 1 MiB, like websockets' default max_size
 
+import_kernels()
+
+
+cdef extern from "wsc_frame.h":
+    bint wsc_frame_type_ok(object type)
+    object wsc_frame_new(object type, object opcode, int fin, int rsv1, object payload)
+
+
+cdef extern from "wsc_maskpool.h":
+    enum: WSC_POOL_SIZE
+    int wsc_pool_init()
+    int wsc_pool_take(unsigned char *key)
+    void wsc_pool_fill(const unsigned char *fresh)
+
+
 cdef tuple _OPCODES = OPCODES
 cdef object _Frame = Frame
 cdef object _FrameHeader = FrameHeader
 cdef object _tuple_new = tuple.__new__
+cdef bint _fast_frames = wsc_frame_type_ok(Frame)
+cdef dict _os_namespace = os.__dict__
+cdef object _urandom = os.urandom
+
+if wsc_pool_init() != 0:
+    raise ImportError("pthread_atfork failed: the client mask pool would not be fork-safe")
 
 cdef enum:
-    MAX_CONTROL_PAYLOAD = 125
-    MAX_HEADER = 14
-    # opcodes 0, 1, 2, 8, 9, 10 are defined; the others are reserved
-    DEFINED_OPCODES = 0x0707
     # an empty decoder keeps at most this much buffer capacity
     KEEP_CAPACITY = 65536
-
-
-cdef struct Header:
-    bint fin
-    bint rsv1
-    bint rsv2
-    bint rsv3
-    bint masked
-    int opcode
-    uint64_t length
-    unsigned char mask[4]
-    Py_ssize_t size
-
-
-cdef int _parse(const unsigned char *p, Py_ssize_t avail, Header *h) except -1:
-    """Parse the header at p[0..avail): 1 when complete, 0 when more bytes are needed.
-
-    Raises ProtocolError (1002) as soon as the bytes that prove a violation are present, in the
-    reference's order: reserved opcode, fragmented control frame, control frame too long, 64-bit
-    length with the top bit set.
-    """
-    cdef unsigned char b0, b1
-    cdef uint64_t length
-    cdef Py_ssize_t size = 2
-    cdef int i
-    if avail < 2:
-        return 0
-    b0 = p[0]
-    b1 = p[1]
-    h.opcode = b0 & 0x0F
-    if not (DEFINED_OPCODES >> h.opcode) & 1:
-        raise ProtocolError("reserved opcode")
-    h.fin = (b0 & 0x80) != 0
-    length = b1 & 0x7F
-    if h.opcode >= 8:
-        if not h.fin:
-            raise ProtocolError("fragmented control frame")
-        if length > MAX_CONTROL_PAYLOAD:
-            raise ProtocolError("control frame too long")
-    if length == 126:
-        if avail < 4:
-            return 0
-        length = (<uint64_t>p[2] << 8) | p[3]
-        size = 4
-    elif length == 127:
-        if avail < 10:
-            return 0
-        length = 0
-        for i in range(2, 10):
-            length = (length << 8) | p[i]
-        if length >> 63:
-            raise ProtocolError("frame length has the top bit set")
-        size = 10
-    h.masked = (b1 & 0x80) != 0
-    if h.masked:
-        if avail < size + 4:
-            return 0
-        memcpy(h.mask, p + size, 4)
-        size += 4
-    h.rsv1 = (b0 & 0x40) != 0
-    h.rsv2 = (b0 & 0x20) != 0
-    h.rsv3 = (b0 & 0x10) != 0
-    h.length = length
-    h.size = size
-    return 1
+    # an incomplete frame at least this long is unmasked straight into its payload object
+    DIRECT_PAYLOAD = 65536
+    # ... when it is at most this long, or a quarter of it has arrived (memory asked for by a header)
+    DIRECT_UP_FRONT = 16 << 20
 
 
 def parse_header(data, offset=0):
@@ -118,7 +79,7 @@ def parse_header(data, offset=0):
     try:
         if overflow or start > view.len:
             return None
-        found = _parse(<const unsigned char *>view.buf + start, view.len - <Py_ssize_t>start, &h)
+        found = parse(<const unsigned char *>view.buf + start, view.len - <Py_ssize_t>start, &h)
     finally:
         PyBuffer_Release(&view)
     if not found:
@@ -129,21 +90,100 @@ def parse_header(data, offset=0):
     ))
 
 
-cdef bytes _payload(const unsigned char *src, Py_ssize_t n, const unsigned char *key):
-    """New bytes of src[0..n), unmasked with ``key`` (NULL: copied as is) in the same pass."""
-    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
-    cdef unsigned char *dst = <unsigned char *>PyBytes_AS_STRING(out)
-    if n >= NOGIL_THRESHOLD:
-        with nogil:
-            if key != NULL:
-                wsc_mask_copy(dst, src, <size_t>n, key, 0)
-            else:
-                memcpy(dst, src, <size_t>n)
-    elif key != NULL:
-        wsc_mask_copy(dst, src, <size_t>n, key, 0)
+cdef inline void _unmask(unsigned char *dst, const unsigned char *src, size_t n, const unsigned char *key,
+                         unsigned phase) noexcept nogil:
+    if key != NULL:
+        wsc_mask_copy(dst, src, n, key, phase)
     else:
-        memcpy(dst, src, <size_t>n)
-    return out
+        memcpy(dst, src, n)
+
+
+cdef inline void _copy(unsigned char *dst, const unsigned char *src, size_t n, const unsigned char *key,
+                       unsigned phase) noexcept:
+    """dst[0..n) = src[0..n) unmasked with ``key`` from key byte ``phase`` (NULL: copied)."""
+    if n >= wsc_k.nogil_mask:
+        with nogil:
+            _unmask(dst, src, n, key, phase)
+    else:
+        _unmask(dst, src, n, key, phase)
+
+
+cdef inline object _frame(Header *h, const unsigned char *src):
+    """The complete frame h with its payload at src, unmasked into a new bytes object."""
+    cdef bytes payload = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>h.length)
+    _copy(<unsigned char *>PyBytes_AS_STRING(payload), src, <size_t>h.length, h.mask if h.masked else NULL, 0)
+    return _new_frame(h.opcode, h.fin, h.rsv1, payload)
+
+
+cdef inline object _new_frame(int opcode, bint fin, bint rsv1, object payload):
+    if _fast_frames:
+        return wsc_frame_new(_Frame, _OPCODES[opcode], fin, rsv1, payload)
+    return _Frame(_OPCODES[opcode], fin, rsv1, payload)
+
+
+cdef int _random_mask(unsigned char *key) except -1:
+    """4 bytes from the OS CSPRNG, buffered (wsc_maskpool.h).
+
+    When os.urandom has been replaced (tests patch it), it is called for every mask, exactly as
+    the pure-Python backend does.
+    """
+    cdef Py_buffer view
+    cdef PyObject *current = PyDict_GetItem(_os_namespace, "urandom")
+    if current == <PyObject *>_urandom:
+        while not wsc_pool_take(key):
+            fresh = _urandom(WSC_POOL_SIZE)
+            if type(fresh) is not bytes or PyBytes_GET_SIZE(fresh) != WSC_POOL_SIZE:
+                raise RuntimeError("os.urandom returned a wrong value")
+            wsc_pool_fill(<const unsigned char *>PyBytes_AS_STRING(fresh))
+        return 0
+    get_buffer(os.urandom(4), &view, False)
+    try:
+        if view.len != 4:
+            raise ValueError("mask must be exactly 4 bytes")
+        memcpy(key, view.buf, 4)
+    finally:
+        PyBuffer_Release(&view)
+    return 0
+
+
+cdef int _given_mask(object mask, unsigned char *key) except -1:
+    cdef Py_buffer view
+    if type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4:
+        memcpy(key, PyBytes_AS_STRING(mask), 4)
+        return 0
+    get_buffer(mask, &view, False)
+    try:
+        if view.len != 4:
+            raise ValueError("mask must be exactly 4 bytes")
+        memcpy(key, view.buf, 4)
+    finally:
+        PyBuffer_Release(&view)
+    return 0
+
+
+cdef bytes _build(unsigned char b0, const unsigned char *data, Py_ssize_t length, const unsigned char *key):
+    """The frame: header byte b0, the length, the mask key when ``key`` is not NULL, the payload."""
+    cdef Py_ssize_t head = 2 if length < 126 else 4 if length < 65536 else 10
+    cdef unsigned char mask_bit = 0x80 if key != NULL else 0
+    cdef bytes frame = PyBytes_FromStringAndSize(NULL, head + (4 if key != NULL else 0) + length)
+    cdef unsigned char *out = <unsigned char *>PyBytes_AS_STRING(frame)
+    cdef int i
+    out[0] = b0
+    if length < 126:
+        out[1] = mask_bit | <unsigned char>length
+    elif length < 65536:
+        out[1] = mask_bit | 126
+        out[2] = <unsigned char>(length >> 8)
+        out[3] = <unsigned char>length
+    else:
+        out[1] = mask_bit | 127
+        for i in range(8):
+            out[2 + i] = <unsigned char>((<uint64_t>length) >> (56 - 8 * i))
+    if key != NULL:
+        memcpy(out + head, key, 4)
+        head += 4
+    _copy(out + head, data, <size_t>length, key, 0)
+    return frame
 
 
 def build_frame(opcode, payload=b"", *, fin=True, rsv1=False, mask=False):
@@ -155,66 +195,44 @@ def build_frame(opcode, payload=b"", *, fin=True, rsv1=False, mask=False):
     cdef int overflow = 0
     cdef long long code
     cdef Py_buffer view
-    cdef Py_buffer keyview
-    cdef unsigned char key[4]
-    cdef unsigned char b0
-    cdef unsigned char mask_bit = 0
-    cdef Py_ssize_t length, head, i
-    cdef unsigned char *out
-    cdef bytes frame
-    opcode = PyNumber_Index(opcode)  # TypeError for non-integers
+    if not PyLong_Check(opcode):
+        opcode = PyNumber_Index(opcode)  # TypeError for non-integers
     code = PyLong_AsLongLongAndOverflow(opcode, &overflow)
-    if overflow or not 0 <= code <= 15 or _OPCODES[code] is None:
+    if overflow or not 0 <= code <= 15 or not (DEFINED_OPCODES >> code) & 1:
         raise ValueError("invalid opcode %r" % (opcode,))
-    if isinstance(payload, str):
-        payload = payload.encode("utf-8")
-    get_buffer(payload, &view, False)
-    try:
-        length = view.len
-        if code >= 8:
-            if not fin:
-                raise ValueError("control frames cannot be fragmented")
-            if rsv1:
-                raise ValueError("control frames cannot set RSV1")
-            if length > MAX_CONTROL_PAYLOAD:
-                raise ValueError("control frame payload exceeds 125 bytes")
-        b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | <unsigned char>code
-        if mask is not False and mask is not None:
-            get_buffer(os.urandom(4) if mask is True else mask, &keyview, False)
+    if type(payload) is not bytes:
+        if isinstance(payload, str):
+            payload = payload.encode("utf-8")
+        else:
+            get_buffer(payload, &view, False)
             try:
-                if keyview.len != 4:
-                    raise ValueError("mask must be exactly 4 bytes")
-                memcpy(key, keyview.buf, 4)
+                return _build_checked(code, <const unsigned char *>view.buf, view.len, fin, rsv1, mask)
             finally:
-                PyBuffer_Release(&keyview)
-            mask_bit = 0x80
-        head = 2 if length < 126 else 4 if length < 65536 else 10
-        frame = PyBytes_FromStringAndSize(NULL, head + (4 if mask_bit else 0) + length)
-        out = <unsigned char *>PyBytes_AS_STRING(frame)
-        out[0] = b0
-        if length < 126:
-            out[1] = mask_bit | <unsigned char>length
-        elif length < 65536:
-            out[1] = mask_bit | 126
-            out[2] = <unsigned char>(length >> 8)
-            out[3] = <unsigned char>length
-        else:
-            out[1] = mask_bit | 127
-            for i in range(8):
-                out[2 + i] = <unsigned char>((<uint64_t>length) >> (56 - 8 * i))
-        if mask_bit:
-            memcpy(out + head, key, 4)
-            head += 4
-            if length >= NOGIL_THRESHOLD:
-                with nogil:
-                    wsc_mask_copy(out + head, <const unsigned char *>view.buf, <size_t>length, key, 0)
-            else:
-                wsc_mask_copy(out + head, <const unsigned char *>view.buf, <size_t>length, key, 0)
-        else:
-            memcpy(out + head, view.buf, <size_t>length)
-        return frame
-    finally:
-        PyBuffer_Release(&view)
+                PyBuffer_Release(&view)
+    return _build_checked(code, <const unsigned char *>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload),
+                          fin, rsv1, mask)
+
+
+cdef bytes _build_checked(long long code, const unsigned char *data, Py_ssize_t length, fin, rsv1, mask):
+    cdef unsigned char key[4]
+    cdef const unsigned char *k = NULL
+    cdef unsigned char b0
+    if code >= 8:
+        if not fin:
+            raise ValueError("control frames cannot be fragmented")
+        if rsv1:
+            raise ValueError("control frames cannot set RSV1")
+        if length > MAX_CONTROL_PAYLOAD:
+            raise ValueError("control frame payload exceeds 125 bytes")
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | <unsigned char>code
+    if mask is True:
+        _random_mask(key)
+        k = key
+    elif mask is not False and mask is not None:
+        _given_mask(mask, key)
+        k = key
+    return _build(b0, data, length, k)
+
 
 
 cdef class FrameDecoder:
@@ -236,9 +254,15 @@ Decodes a byte stream into complete frames, many per call.
     cdef object _max_frame_size  # None or a non-negative int, as set
     cdef bint _limited
     cdef uint64_t _limit
-    cdef unsigned char *_buf  # bytes of the incomplete frame at the head of the stream
+    # An incomplete frame at the head of the stream is either buffered whole (header and payload
+    # bytes, in _buf) or, when long, unmasked straight into its payload object (_payload, with its
+    # header in _h and _filled bytes done): then nothing is copied twice.
+    cdef unsigned char *_buf
     cdef Py_ssize_t _len
     cdef Py_ssize_t _cap
+    cdef object _payload
+    cdef Header _h
+    cdef uint64_t _filled
     cdef object _error
     cdef bint _busy
 
@@ -291,6 +315,8 @@ Decodes a byte stream into complete frames, many per call.
     @property
     def buffered(self):
         """Bytes received that do not yet form a complete frame."""
+        if self._payload is not None:
+            return self._h.size + <Py_ssize_t>self._filled
         return self._len
 
     cdef int _append(self, const unsigned char *data, Py_ssize_t n) except -1:
@@ -312,6 +338,11 @@ Decodes a byte stream into complete frames, many per call.
         return 0
 
     cdef void _clear(self) noexcept:
+        self._payload = None
+        self._filled = 0
+        self._empty_buffer()
+
+    cdef void _empty_buffer(self) noexcept:
         self._len = 0
         if self._cap > KEEP_CAPACITY:
             PyMem_Free(self._buf)
@@ -327,11 +358,23 @@ Decodes a byte stream into complete frames, many per call.
             raise PayloadTooBig("frame too big")
         return 0
 
-    cdef object _frame(self, Header *h, const unsigned char *payload):
-        cdef const unsigned char *key = NULL
-        if h.masked:
-            key = h.mask
-        return _tuple_new(_Frame, (_OPCODES[h.opcode], h.fin, h.rsv1, _payload(payload, <Py_ssize_t>h.length, key)))
+    cdef Py_ssize_t _fill(self, const unsigned char *src, Py_ssize_t n) except -1:
+        """Unmask up to n bytes into the direct payload; returns how many it took."""
+        cdef uint64_t take = self._h.length - self._filled
+        if take > <uint64_t>n:
+            take = <uint64_t>n
+        _copy(<unsigned char *>PyBytes_AS_STRING(self._payload) + self._filled, src, <size_t>take,
+              self._h.mask if self._h.masked else NULL, <unsigned>(self._filled & 3))
+        self._filled += take
+        return <Py_ssize_t>take
+
+    cdef int _direct(self, const Header *h, const unsigned char *src, Py_ssize_t have) except -1:
+        """Start the direct payload of the incomplete frame h with its ``have`` bytes at src."""
+        self._payload = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>h.length)
+        self._h = h[0]
+        self._filled = 0
+        self._fill(src, have)
+        return 0
 
     def feed(self, data):
         """Decode every complete frame of the stream so far; returns a (possibly empty) list."""
@@ -341,13 +384,17 @@ Decodes a byte stream into complete frames, many per call.
             raise type(err)(err.reason, err.close_code)
         if self._busy:
             raise RuntimeError("FrameDecoder.feed called again while running")
-        get_buffer(data, &view, False)
         self._busy = True
         try:
-            return self._feed(<const unsigned char *>view.buf, view.len)
+            if type(data) is bytes:  # immutable and referenced by the caller: no export needed
+                return self._feed(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+            get_buffer(data, &view, False)
+            try:
+                return self._feed(<const unsigned char *>view.buf, view.len)
+            finally:
+                PyBuffer_Release(&view)
         finally:
             self._busy = False
-            PyBuffer_Release(&view)
 
     cdef list _feed(self, const unsigned char *data, Py_ssize_t n):
         cdef list frames = []
@@ -356,14 +403,21 @@ Decodes a byte stream into complete frames, many per call.
         cdef uint64_t need
         cdef Header h
         try:
-            if self._len:
+            if self._payload is not None:
+                self._check(&self._h)  # the settings may have changed since the header came
+                pos = self._fill(data, n)
+                if self._filled < self._h.length:
+                    return frames
+                frames.append(_new_frame(self._h.opcode, self._h.fin, self._h.rsv1, self._payload))
+                self._clear()
+            elif self._len:
                 # Complete the frame left over from earlier calls: first its header (at most
                 # MAX_HEADER bytes), then exactly the rest of its payload.
                 if self._len < MAX_HEADER:
                     take = min(n, MAX_HEADER - self._len)
                     self._append(data, take)
                     pos = take
-                if not _parse(self._buf, self._len, &h):
+                if not parse(self._buf, self._len, &h):
                     return frames  # still incomplete; all of data was taken
                 self._check(&h)
                 need = <uint64_t>h.size + h.length
@@ -371,6 +425,11 @@ Decodes a byte stream into complete frames, many per call.
                     # took more than this frame: give the excess back (it all came from data)
                     pos -= self._len - <Py_ssize_t>need
                     self._len = <Py_ssize_t>need
+                if _go_direct(&h, <uint64_t>(self._len - h.size), <uint64_t>(n - pos)):
+                    self._direct(&h, self._buf + h.size, self._len - h.size)
+                    self._empty_buffer()
+                    self._fill(data + pos, n - pos)
+                    return frames  # _go_direct: the frame does not end in this data
                 take = n - pos
                 if <uint64_t>take > need - <uint64_t>self._len:
                     take = <Py_ssize_t>(need - <uint64_t>self._len)
@@ -378,15 +437,18 @@ Decodes a byte stream into complete frames, many per call.
                 pos += take
                 if <uint64_t>self._len < need:
                     return frames
-                frames.append(self._frame(&h, self._buf + h.size))
+                frames.append(_frame(&h, self._buf + h.size))
                 self._clear()
             while True:
-                if not _parse(data + pos, n - pos, &h):
+                if not parse(data + pos, n - pos, &h):
                     break
                 self._check(&h)
                 if h.length > <uint64_t>(n - pos - h.size):
+                    if _go_direct(&h, 0, <uint64_t>(n - pos - h.size)):
+                        self._direct(&h, data + pos + h.size, n - pos - h.size)
+                        pos = n
                     break
-                frames.append(self._frame(&h, data + pos + h.size))
+                PyList_Append(frames, _frame(&h, data + pos + h.size))
                 pos += h.size + <Py_ssize_t>h.length
             self._append(data + pos, n - pos)
         except ProtocolError as err:
@@ -395,3 +457,12 @@ Decodes a byte stream into complete frames, many per call.
             err.frames = frames
             raise
         return frames
+
+
+cdef inline bint _go_direct(const Header *h, uint64_t buffered, uint64_t arriving) noexcept:
+    """Whether the incomplete frame h (``buffered`` payload bytes so far, ``arriving`` more in this
+    feed, not all of it) should be unmasked straight into its payload object from now on."""
+    cdef uint64_t have = buffered + arriving
+    if h.length < DIRECT_PAYLOAD or have >= h.length:
+        return False
+    return h.length <= DIRECT_UP_FRONT or have >= h.length / 4

@@ -6,27 +6,53 @@ the input ends inside a sequence, it is the length of the input (where the next 
 """
 
 from cpython.buffer cimport PyBuffer_Release
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint32_t
 
 from wsc_buf cimport get_buffer
-from wsc_kernels cimport NOGIL_THRESHOLD, WSC_UTF8_ACCEPT, WSC_UTF8_REJECT, wsc_utf8_error_offset, wsc_utf8_validate
+from wsc_kernels cimport (
+    WSC_UTF8_ACCEPT, WSC_UTF8_REJECT, import_kernels, wsc_k, wsc_utf8_error_offset, wsc_utf8_validate,
+)
 
 __all__ = ["validate_utf8", "utf8_error_offset", "Utf8Validator"]
+
+import_kernels()
 
 
 cdef ptrdiff_t _error_offset(object data) except -2:
     """Offset of the first invalid byte of ``data``, -1 when it is valid."""
     cdef Py_buffer view
     cdef ptrdiff_t bad
+    cdef const unsigned char *p
+    cdef Py_ssize_t n
+    if type(data) is bytes:  # immutable: no buffer export needed, even without the GIL
+        p = <const unsigned char *>PyBytes_AS_STRING(data)
+        n = PyBytes_GET_SIZE(data)
+        if <size_t>n >= wsc_k.nogil_utf8:
+            with nogil:
+                bad = wsc_utf8_error_offset(p, <size_t>n)
+        else:
+            bad = wsc_utf8_error_offset(p, <size_t>n)
+        return bad
     get_buffer(data, &view, False)
     try:
-        if view.len >= NOGIL_THRESHOLD:
+        if <size_t>view.len >= wsc_k.nogil_utf8:
             with nogil:
                 bad = wsc_utf8_error_offset(<const unsigned char *>view.buf, <size_t>view.len)
         else:
             bad = wsc_utf8_error_offset(<const unsigned char *>view.buf, <size_t>view.len)
     finally:
         PyBuffer_Release(&view)
+    return bad
+
+
+cdef inline size_t _validate(const unsigned char *p, size_t n, uint32_t *state) noexcept:
+    cdef size_t bad
+    if <size_t>n >= wsc_k.nogil_utf8:
+        with nogil:
+            bad = wsc_utf8_validate(p, n, state)
+    else:
+        bad = wsc_utf8_validate(p, n, state)
     return bad
 
 
@@ -80,20 +106,22 @@ Incremental validator for a message that arrives in chunks.
     def feed(self, chunk):
         cdef Py_buffer view
         cdef uint32_t state = self._state
-        cdef size_t n, bad
-        get_buffer(chunk, &view, False)
-        try:
-            n = <size_t>view.len
-            if self._error >= 0:
-                self._offset += <int64_t>n
-                return False
-            if n >= NOGIL_THRESHOLD:
-                with nogil:
-                    bad = wsc_utf8_validate(<const unsigned char *>view.buf, n, &state)
-            else:
-                bad = wsc_utf8_validate(<const unsigned char *>view.buf, n, &state)
-        finally:
-            PyBuffer_Release(&view)
+        cdef size_t n, bad = 0
+        if type(chunk) is bytes:  # immutable: no buffer export needed, even without the GIL
+            n = <size_t>PyBytes_GET_SIZE(chunk)
+            if self._error < 0:
+                bad = _validate(<const unsigned char *>PyBytes_AS_STRING(chunk), n, &state)
+        else:
+            get_buffer(chunk, &view, False)
+            try:
+                n = <size_t>view.len
+                if self._error < 0:
+                    bad = _validate(<const unsigned char *>view.buf, n, &state)
+            finally:
+                PyBuffer_Release(&view)
+        if self._error >= 0:
+            self._offset += <int64_t>n
+            return False
         self._state = state
         if state == WSC_UTF8_REJECT:
             self._error = self._offset + <int64_t>bad

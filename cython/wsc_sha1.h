@@ -1,7 +1,8 @@
-/* wsc_sha1.h - self-contained SHA-1 (FIPS 180-4), for Sec-WebSocket-Accept only.
+/* wsc_sha1.h - SHA-1 (FIPS 180-4), portable scalar compression and the padding around any
+ * compression kernel (the table's, which is SHA-NI where the CPU has it: kernels/sha1_sha.c).
  *
  * SHA-1 is broken for collision resistance; RFC 6455 uses it as a fixed transform of the key, not
- * for security, so a small portable implementation is all that is needed (no OpenSSL).
+ * for security, so a small self-contained implementation is all that is needed (no OpenSSL).
  */
 #ifndef WSC_SHA1_H
 #define WSC_SHA1_H
@@ -10,54 +11,62 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef struct {
-    uint32_t h[5];
-    uint64_t length;          /* bytes hashed so far */
-    unsigned char block[64];  /* pending input */
-    size_t used;              /* bytes in block */
-} wsc_sha1_ctx;
-
 static inline uint32_t wsc_sha1_rol(uint32_t x, unsigned n)
 {
     return (x << n) | (x >> (32 - n));
 }
 
+static inline uint32_t wsc_sha1_be32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+/* Fully unrolled: the round function and constant are fixed per round, the five working variables
+ * change roles instead of moving (round t computes the new `a` into the variable that held `e`),
+ * and the schedule keeps the last 16 words in a ring:
+ * w[t] = rol1(w[t-3] ^ w[t-8] ^ w[t-14] ^ w[t-16]), t-3 = t+13, t-8 = t+8, t-14 = t+2 (mod 16). */
+#define WSC_SHA1_W(t)                                                                                   \
+    ((t) < 16 ? w[(t)&15]                                                                               \
+              : (w[(t)&15] = wsc_sha1_rol(w[((t) + 13) & 15] ^ w[((t) + 8) & 15] ^ w[((t) + 2) & 15] ^ w[(t)&15], 1)))
+#define WSC_SHA1_F1(b, c, d) ((d) ^ ((b) & ((c) ^ (d))))
+#define WSC_SHA1_F2(b, c, d) ((b) ^ (c) ^ (d))
+#define WSC_SHA1_F3(b, c, d) (((b) & (c)) | ((d) & ((b) | (c))))
+#define WSC_SHA1_R(f, k, a, b, c, d, e, t)                                 \
+    do {                                                                   \
+        e += wsc_sha1_rol(a, 5) + f(b, c, d) + (k) + WSC_SHA1_W(t);        \
+        b = wsc_sha1_rol(b, 30);                                           \
+    } while (0)
+/* five rounds, after which the variables are back in their roles */
+#define WSC_SHA1_5(f, k, t)                     \
+    WSC_SHA1_R(f, k, a, b, c, d, e, (t));       \
+    WSC_SHA1_R(f, k, e, a, b, c, d, (t) + 1);   \
+    WSC_SHA1_R(f, k, d, e, a, b, c, (t) + 2);   \
+    WSC_SHA1_R(f, k, c, d, e, a, b, (t) + 3);   \
+    WSC_SHA1_R(f, k, b, c, d, e, a, (t) + 4)
+
 static inline void wsc_sha1_compress(uint32_t h[5], const unsigned char p[64])
 {
-    uint32_t w[80], a, b, c, d, e, f, k, t;
-    unsigned i;
+    uint32_t w[16], a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    unsigned t;
 
-    for (i = 0; i < 16; i++)
-        w[i] = ((uint32_t)p[4 * i] << 24) | ((uint32_t)p[4 * i + 1] << 16) |
-               ((uint32_t)p[4 * i + 2] << 8) | (uint32_t)p[4 * i + 3];
-    for (i = 16; i < 80; i++)
-        w[i] = wsc_sha1_rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-    a = h[0];
-    b = h[1];
-    c = h[2];
-    d = h[3];
-    e = h[4];
-    for (i = 0; i < 80; i++) {
-        if (i < 20) {
-            f = (b & c) | (~b & d);
-            k = 0x5A827999u;
-        } else if (i < 40) {
-            f = b ^ c ^ d;
-            k = 0x6ED9EBA1u;
-        } else if (i < 60) {
-            f = (b & c) | (b & d) | (c & d);
-            k = 0x8F1BBCDCu;
-        } else {
-            f = b ^ c ^ d;
-            k = 0xCA62C1D6u;
-        }
-        t = wsc_sha1_rol(a, 5) + f + e + k + w[i];
-        e = d;
-        d = c;
-        c = wsc_sha1_rol(b, 30);
-        b = a;
-        a = t;
-    }
+    for (t = 0; t < 16; t++)
+        w[t] = wsc_sha1_be32(p + 4 * t);
+    WSC_SHA1_5(WSC_SHA1_F1, 0x5A827999u, 0);
+    WSC_SHA1_5(WSC_SHA1_F1, 0x5A827999u, 5);
+    WSC_SHA1_5(WSC_SHA1_F1, 0x5A827999u, 10);
+    WSC_SHA1_5(WSC_SHA1_F1, 0x5A827999u, 15);
+    WSC_SHA1_5(WSC_SHA1_F2, 0x6ED9EBA1u, 20);
+    WSC_SHA1_5(WSC_SHA1_F2, 0x6ED9EBA1u, 25);
+    WSC_SHA1_5(WSC_SHA1_F2, 0x6ED9EBA1u, 30);
+    WSC_SHA1_5(WSC_SHA1_F2, 0x6ED9EBA1u, 35);
+    WSC_SHA1_5(WSC_SHA1_F3, 0x8F1BBCDCu, 40);
+    WSC_SHA1_5(WSC_SHA1_F3, 0x8F1BBCDCu, 45);
+    WSC_SHA1_5(WSC_SHA1_F3, 0x8F1BBCDCu, 50);
+    WSC_SHA1_5(WSC_SHA1_F3, 0x8F1BBCDCu, 55);
+    WSC_SHA1_5(WSC_SHA1_F2, 0xCA62C1D6u, 60);
+    WSC_SHA1_5(WSC_SHA1_F2, 0xCA62C1D6u, 65);
+    WSC_SHA1_5(WSC_SHA1_F2, 0xCA62C1D6u, 70);
+    WSC_SHA1_5(WSC_SHA1_F2, 0xCA62C1D6u, 75);
     h[0] += a;
     h[1] += b;
     h[2] += c;
@@ -65,71 +74,49 @@ static inline void wsc_sha1_compress(uint32_t h[5], const unsigned char p[64])
     h[4] += e;
 }
 
-static inline void wsc_sha1_init(wsc_sha1_ctx *ctx)
+#undef WSC_SHA1_W
+#undef WSC_SHA1_F1
+#undef WSC_SHA1_F2
+#undef WSC_SHA1_F3
+#undef WSC_SHA1_R
+#undef WSC_SHA1_5
+
+static inline void wsc_sha1_init(uint32_t h[5])
 {
-    ctx->h[0] = 0x67452301u;
-    ctx->h[1] = 0xEFCDAB89u;
-    ctx->h[2] = 0x98BADCFEu;
-    ctx->h[3] = 0x10325476u;
-    ctx->h[4] = 0xC3D2E1F0u;
-    ctx->length = 0;
-    ctx->used = 0;
+    h[0] = 0x67452301u;
+    h[1] = 0xEFCDAB89u;
+    h[2] = 0x98BADCFEu;
+    h[3] = 0x10325476u;
+    h[4] = 0xC3D2E1F0u;
 }
 
-static inline void wsc_sha1_update(wsc_sha1_ctx *ctx, const unsigned char *data, size_t n)
+static inline void wsc_sha1_output(const uint32_t h[5], unsigned char digest[20])
 {
-    size_t take;
-
-    ctx->length += n;
-    while (n > 0) {
-        if (ctx->used == 0 && n >= 64) {
-            wsc_sha1_compress(ctx->h, data);
-            data += 64;
-            n -= 64;
-            continue;
-        }
-        take = 64 - ctx->used;
-        if (take > n)
-            take = n;
-        memcpy(ctx->block + ctx->used, data, take);
-        ctx->used += take;
-        data += take;
-        n -= take;
-        if (ctx->used == 64) {
-            wsc_sha1_compress(ctx->h, ctx->block);
-            ctx->used = 0;
-        }
-    }
+    unsigned i;
+    for (i = 0; i < 20; i++)
+        digest[i] = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
 }
 
-static inline void wsc_sha1_final(wsc_sha1_ctx *ctx, unsigned char digest[20])
+/* Digest of data[0..n) with `compress` (nblocks whole blocks into h). */
+static inline void wsc_sha1_digest(void (*compress)(uint32_t *, const unsigned char *, size_t),
+                                   const unsigned char *data, size_t n, unsigned char digest[20])
 {
-    uint64_t bits = ctx->length * 8;
+    uint32_t h[5];
+    unsigned char last[128];
+    size_t whole = n / 64, rest = n % 64, padded = rest < 56 ? 64 : 128;
+    uint64_t bits = (uint64_t)n * 8;
     unsigned i;
 
-    ctx->block[ctx->used++] = 0x80;
-    if (ctx->used > 56) {
-        memset(ctx->block + ctx->used, 0, 64 - ctx->used);
-        wsc_sha1_compress(ctx->h, ctx->block);
-        ctx->used = 0;
-    }
-    memset(ctx->block + ctx->used, 0, 56 - ctx->used);
+    wsc_sha1_init(h);
+    if (whole)
+        compress(h, data, whole);
+    memset(last, 0, sizeof(last));
+    memcpy(last, data + 64 * whole, rest);
+    last[rest] = 0x80;
     for (i = 0; i < 8; i++)
-        ctx->block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
-    wsc_sha1_compress(ctx->h, ctx->block);
-    for (i = 0; i < 20; i++)
-        digest[i] = (unsigned char)(ctx->h[i / 4] >> (24 - 8 * (i % 4)));
-}
-
-/* one-shot digest of a || b (the key and the GUID) */
-static inline void wsc_sha1_2(const unsigned char *a, size_t na, const unsigned char *b, size_t nb,
-                              unsigned char digest[20])
-{
-    wsc_sha1_ctx ctx;
-    wsc_sha1_init(&ctx);
-    wsc_sha1_update(&ctx, a, na);
-    wsc_sha1_update(&ctx, b, nb);
-    wsc_sha1_final(&ctx, digest);
+        last[padded - 1 - i] = (unsigned char)(bits >> (8 * i));
+    compress(h, last, padded / 64);
+    wsc_sha1_output(h, digest);
 }
 
 #endif /* WSC_SHA1_H */

@@ -7,10 +7,12 @@
  *
  * The failure offset is defined as in the pure-Python reference (wscodec._py.utf8): the index of the
  * first byte that cannot start or continue a sequence; when the input ends inside a sequence, the
- * length of the input (see wsc_utf8_finish).
+ * length of the input (see wsc_utf8_error_offset in wsc_dispatch.h).
  *
  * ASCII fast path: while the DFA is in the ACCEPT state, 8 bytes are tested at once (no byte with
  * the high bit set) and skipped; otherwise the DFA runs over the next (up to) 8 bytes.
+ *
+ * This is the scalar kernel, and the tail, head and error locator of the SIMD ones (kernels/).
  */
 #ifndef WSC_UTF8_H
 #define WSC_UTF8_H
@@ -87,17 +89,6 @@ static inline size_t wsc_utf8_validate_scalar(const unsigned char *s, size_t n, 
     }
     *state = st;
     return n;
-}
-
-/* Offset of the first invalid byte of a complete text s[0..n), or -1 when it is valid UTF-8 (an
- * unfinished sequence at the end fails at n). */
-static inline ptrdiff_t wsc_utf8_error_offset_scalar(const unsigned char *s, size_t n)
-{
-    uint32_t st = WSC_UTF8_ACCEPT;
-    size_t bad = wsc_utf8_validate_scalar(s, n, &st);
-    if (st == WSC_UTF8_ACCEPT)
-        return -1;
-    return (ptrdiff_t)bad; /* == n for an unfinished sequence */
 }
 
 #endif /* WSC_UTF8_H */

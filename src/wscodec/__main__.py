@@ -29,6 +29,12 @@ def info() -> int:
         cpu = getattr(mask, "cpu_level", None)
         if cpu is not None:
             print("cpu level: %s" % cpu())
+        cpu_info = getattr(mask, "cpu_info", None)
+        if cpu_info is not None:
+            k = cpu_info()
+            print("kernels: sha1 %s; best level of this cpu: %s (WSCODEC_CPU caps it); GIL released from "
+                  "%d KiB (masking), %d KiB (UTF-8)" % (k["sha1"], k["cpu_best"], k["nogil_mask"] // 1024,
+                                                        k["nogil_utf8"] // 1024))
     return 0
 
 

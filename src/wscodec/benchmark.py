@@ -80,12 +80,16 @@ def time_op(op: Callable[[], Any], target: float, repeat: int) -> float:
     return best
 
 
+#: the clock the loops are timed with; ``--cpu-time`` switches it to this thread's CPU time
+clock: Callable[[], float] = time.perf_counter
+
+
 def _loop(op: Callable[[], Any], loops: int) -> float:
     it = range(loops)
-    start = time.perf_counter()
+    start = clock()
     for _ in it:
         op()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def _impls_to_run(w: lib.Workload, selected: str) -> List[lib.Impl]:
@@ -218,7 +222,8 @@ def header(env: Dict[str, Any]) -> str:
         "cpu: %s (%s cores); python: %s; %s" % (env["cpu"], env["cores"], env["python"], env["platform"]),
         "date: %s" % env["date"],
         "references: %s%s" % (refs, "; not installed: %s" % missing if missing else ""),
-        "ratio = implementation time / wscodec[%s] time (> 1: wscodec is faster)" % env["backend"],
+        "ratio = implementation time / wscodec[%s] time (> 1: wscodec is faster); clock: %s"
+        % (env["backend"], env.get("clock", "wall time")),
     ]
     return "\n".join(lines)
 
@@ -267,6 +272,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="bar chart of the ratios (needs matplotlib)")
     parser.add_argument("--progress", action="store_true", help="show each measurement on stderr")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with this thread's CPU time instead of wall time: on a shared, busy "
+                        "machine the time the thread waits for a CPU is then left out")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     if args.plot:  # fail before the run, not after it
@@ -280,8 +288,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     selected = wscodec.BACKEND
     env = environment(selected, args.quick)
+    env["clock"] = "thread CPU time" if args.cpu_time else "wall time"
     print(header(env), flush=True)
     target, repeat = (0.004, 2) if args.quick else (0.05, 5)
+    global clock
+    clock = time.thread_time if args.cpu_time else time.perf_counter
 
     def progress(s: str) -> None:
         if args.progress:

@@ -42,7 +42,12 @@ def _wsproto_mask(data: bytes, mask: bytes) -> Op:
     return lambda: XorMaskerSimple(mask).process(data)  # type: ignore[arg-type]  # copies it
 
 
-MASK_IMPLS: List[Impl] = wscodec_impls(lambda ns, data, mask: lambda: ns.apply_mask(data, mask)) + [
+def _apply_wscodec(ns: Any, data: bytes, mask: bytes) -> Op:
+    apply_mask = ns.apply_mask  # bound once, as every reference's adapter binds its function
+    return lambda: apply_mask(data, mask)
+
+
+MASK_IMPLS: List[Impl] = wscodec_impls(_apply_wscodec) + [
     Impl("websockets", "websockets.speedups", _ws_mask),
     Impl("wsaccel", "wsaccel.xormask", _wsaccel_mask),
     Impl("aiohttp", "aiohttp._websocket.mask", _aiohttp_mask),
@@ -53,9 +58,10 @@ MASK_IMPLS: List[Impl] = wscodec_impls(lambda ns, data, mask: lambda: ns.apply_m
 
 def _inplace_wscodec(ns: Any, data: bytes, mask: bytes) -> Op:
     buf = bytearray(data)
+    mask_inplace = ns.mask_inplace
 
     def op() -> bytearray:
-        ns.mask_inplace(buf, mask)
+        mask_inplace(buf, mask)
         return buf
     return op
 
@@ -123,7 +129,12 @@ def _decode_utf8(data: bytes) -> Op:
     return op
 
 
-UTF8_IMPLS: List[Impl] = wscodec_impls(lambda ns, data: lambda: ns.validate_utf8(data)) + [
+def _validate_wscodec(ns: Any, data: bytes) -> Op:
+    validate_utf8 = ns.validate_utf8
+    return lambda: validate_utf8(data)
+
+
+UTF8_IMPLS: List[Impl] = wscodec_impls(_validate_wscodec) + [
     Impl("wsaccel", "wsaccel.utf8validator", _wsaccel_utf8),
     Impl("bytes.decode", "codecs", _decode_utf8),
     Impl("memcpy", "builtins", memcpy, baseline=True),
@@ -211,7 +222,12 @@ def _accept_wsproto(key: str) -> Op:
     return lambda: generate_accept_token(key.encode())
 
 
-ACCEPT_IMPLS: List[Impl] = wscodec_impls(lambda ns, key: lambda: ns.accept_key(key)) + [
+def _accept_wscodec(ns: Any, key: str) -> Op:
+    accept_key = ns.accept_key
+    return lambda: accept_key(key)
+
+
+ACCEPT_IMPLS: List[Impl] = wscodec_impls(_accept_wscodec) + [
     Impl("websockets", "websockets.utils", _accept_websockets),
     Impl("wsproto", "wsproto.utilities", _accept_wsproto),
     Impl("hashlib+base64", "hashlib", _accept_stdlib, baseline=True),

@@ -200,7 +200,8 @@ def frames_workload(count: int, size: int, opcode: int, chunk: Optional[int]) ->
 # -- frame building: make(payload, client) -> op returning the frame bytes -------------------------
 
 def _build_wscodec(ns: Any, payload: bytes, client: bool) -> Op:
-    return lambda: ns.build_frame(1, payload, mask=client)  # client: fresh os.urandom key
+    build_frame = ns.build_frame
+    return lambda: build_frame(1, payload, mask=client)  # client: fresh os.urandom key
 
 
 def _build_websockets(payload: bytes, client: bool) -> Op:
