@@ -34,7 +34,13 @@ CHROMIUM_ARGS = [
     "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # loopback IPs only, no DNS
 ]
 
-TEXTS = ["hello", "", "héllo wörld — ¿qué tal? 你好 🎉 𝄞", "ü" * 70_000, "x" * 125, "y" * 126]
+TEXTS = ["hello", "", "héllo wörld — ¿qué tal? 你好 🎉 𝄞", "ü" * 70_000, "x" * 125, "y" * 126,
+         # compressible JSON-like messages: permessage-deflate shrinks these both ways
+         '{"type":"update","items":[%s]}' % ",".join('{"id":%d,"name":"item-%d","tags":["a","b"]}' % (i, i % 7)
+                                                      for i in range(400)),
+         '{"event":"tick","symbol":"WSC","price":101.25,"size":300,"text":"%s"}' % ("¡ação! " * 30)]
+#: what the server answers Chromium's offer ("permessage-deflate; client_max_window_bits")
+DEFLATE_ANSWER = "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
 BINARY_SIZES = [0, 1, 125, 126, 65_535, 65_536, 300_000]
 CLIENT_CLOSE = (4000, "au revoir — 再见 👋")
 SERVER_CLOSE = (4001, "le serveur ferme — ✓ ünïcödé 🚪")
@@ -167,8 +173,9 @@ class InProcessServer:
     connection leaves a record: path, messages received, and the final close as the server saw it.
     """
 
-    def __init__(self, codec: Any) -> None:
+    def __init__(self, codec: Any, compression: Any = "deflate") -> None:
         self.codec = codec
+        self.compression = compression
         self.records: List[Dict[str, Any]] = []
         self.port = 0
         self._ready = threading.Event()
@@ -207,7 +214,7 @@ class InProcessServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self.server = await serve(self._handler, "127.0.0.1", 0, codec=self.codec, close_timeout=5.0,
-                                  max_message_size=1 << 20)
+                                  max_message_size=1 << 20, compression=self.compression)
         self.port = self.server.port
         self._ready.set()
         try:
@@ -234,7 +241,8 @@ class InProcessServer:
                 await asyncio.wait_for(ws.wait_closed(), 10)
             finally:
                 rec.update(close_code=ws.close_code, close_reason=ws.close_reason, was_clean=ws.was_clean,
-                           closed_by=ws.closed_by)
+                           closed_by=ws.closed_by, deflate=ws.deflate,
+                           extensions=ws.deflate.header if ws.deflate is not None else "")
                 rec["done"].set()
 
     def record(self, path: str, timeout: float = 15.0) -> Dict[str, Any]:
@@ -257,6 +265,13 @@ def ws_server(backend: Any) -> Iterator[InProcessServer]:
         yield server
 
 
+@pytest.fixture
+def plain_server(backend: Any) -> Iterator[InProcessServer]:
+    """A server with compression off: it declines Chromium's permessage-deflate offer."""
+    with InProcessServer(backend, compression=None) as server:
+        yield server
+
+
 # ------------------------------------------------------------------------------------ tests
 def echo_all(page: Any, texts: List[str] = TEXTS, sizes: List[int] = BINARY_SIZES) -> None:
     """Pipeline ``texts`` and ArrayBuffers of ``sizes`` bytes, and check every echo in order."""
@@ -275,10 +290,11 @@ def pattern(n: int) -> bytes:
 
 
 def test_echo_and_browser_close(page: Any, ws_server: InProcessServer) -> None:
-    """Text (incl. non-ASCII, 70 000 chars) and ArrayBuffer echoes of every length class, then the
-    page closes with 4000 and a non-ASCII reason."""
+    """permessage-deflate negotiated with Chromium; text (incl. non-ASCII, 70 000 chars, JSON)
+    and ArrayBuffer echoes of every length class, compressed both ways; then the page closes with
+    4000 and a non-ASCII reason."""
     opened = page.evaluate("url => openWs(url)", ws_server.url + "/echo")
-    assert opened == {"protocol": "", "extensions": ""}, "the server must decline permessage-deflate: %r" % opened
+    assert opened == {"protocol": "", "extensions": DEFLATE_ANSWER}, opened
     echo_all(page)
     page.evaluate("([code, reason]) => window.st.ws.close(code, reason)", list(CLIENT_CLOSE))
     closed = page.evaluate("() => waitClosed()")
@@ -291,6 +307,25 @@ def test_echo_and_browser_close(page: Any, ws_server: InProcessServer) -> None:
     assert rec["received"] == TEXTS + [pattern(n) for n in BINARY_SIZES]
     assert (rec["close_code"], rec["close_reason"]) == CLIENT_CLOSE, rec
     assert rec["was_clean"] is True and rec["closed_by"] == "remote", rec
+    # both directions really were compressed: Chromium compresses what it sends, the server
+    # every message of at least its threshold (32 bytes)
+    deflate = rec["deflate"]
+    assert rec["extensions"] == DEFLATE_ANSWER
+    assert deflate.received_compressed >= 3, deflate.received_compressed
+    big = [m for m in rec["received"] if len(m if isinstance(m, bytes) else m.encode()) >= deflate.threshold]
+    assert deflate.sent_compressed == len(big), (deflate.sent_compressed, len(big))
+
+
+def test_compression_declined(page: Any, plain_server: InProcessServer) -> None:
+    """With compression off the server declines Chromium's offer; everything still works."""
+    opened = page.evaluate("url => openWs(url)", plain_server.url + "/echo")
+    assert opened == {"protocol": "", "extensions": ""}, opened
+    echo_all(page, TEXTS[-3:], [0, 70_000])
+    page.evaluate("() => window.st.ws.close(1000)")
+    closed = page.evaluate("() => waitClosed()")
+    assert closed["code"] == 1000 and closed["wasClean"] is True, closed
+    rec = plain_server.record("/echo")
+    assert rec["deflate"] is None and rec["extensions"] == ""
 
 
 def test_server_initiated_close(page: Any, ws_server: InProcessServer) -> None:
@@ -323,7 +358,8 @@ def test_cli_server_sigterm(page: Any, backend: Any) -> None:
     log = RESULTS_DIR / "browser" / ("cli-server-%s.log" % backend.name)
     with ServerProcess(backend.name, log) as server:
         assert server.reported_backend in (None, backend.name), server.listening_line
-        page.evaluate("url => openWs(url)", server.url)
+        opened = page.evaluate("url => openWs(url)", server.url)
+        assert opened["extensions"] == DEFLATE_ANSWER, opened  # the CLI compresses by default
         echo_all(page)
         exit_code = server.stop()
         closed = page.evaluate("() => waitClosed()")

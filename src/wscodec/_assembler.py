@@ -2,7 +2,9 @@
 
 Continuation rules, the message size limit (pushed into the frame decoder so that it is checked
 at each frame header), and UTF-8 validation of text as it arrives: per fragment with the codec's
-Utf8Validator, and even inside a frame that is still incomplete (``peek``).
+Utf8Validator, and even inside a frame that is still incomplete (``peek``). Compressed messages
+(permessage-deflate, RSV1 on the first frame) are inflated frame by frame, the decompressed size
+held to the message limit as it grows, and validated after inflation.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ __all__ = ["MessageAssembler"]
 _CONT, _TEXT = 0, 1
 _MIN_FRAME_BUDGET = 125  # never squeeze the decoder below a control frame's maximum
 _MAX_HEADER = 14  # 2 + 8 (length) + 4 (mask)
+_SMALL_PART = 4096  # fragments below this are copied together (see _add_part)
 
 
 class _Partial:
@@ -45,13 +48,22 @@ class MessageAssembler:
         "_validator",
         "_op",
         "_parts",
+        "_tail",
         "_size",
         "_partial",
         "_can_peek",
+        "deflate",
+        "_compressed",
+        "_inflated",
     )
 
     def __init__(
-        self, codec: types.SimpleNamespace, decoder: Any, max_message_size: int, frame_limit: int
+        self,
+        codec: types.SimpleNamespace,
+        decoder: Any,
+        max_message_size: int,
+        frame_limit: int,
+        deflate: Any = None,
     ) -> None:
         self.codec = codec
         self.decoder = decoder
@@ -60,9 +72,13 @@ class MessageAssembler:
         self._validator = codec.Utf8Validator()
         self._op = 0  # opcode of the fragmented message in progress, 0 when none
         self._parts: List[Any] = []
+        self._tail: Optional[bytearray] = None  # where small fragments are gathered
         self._size = 0
         self._partial: Optional[_Partial] = None
         self._can_peek = hasattr(decoder, "buffered")
+        self.deflate = deflate  # a wscodec.deflate.PerMessageDeflate when negotiated
+        self._compressed = False  # the message in progress had RSV1 on its first frame
+        self._inflated = 0  # its decompressed size so far
 
     def take_skip(self) -> int:
         """Before a feed: payload bytes of the decoder's pending frame already validated (that
@@ -73,17 +89,27 @@ class MessageAssembler:
     def frames_completed(self) -> None:
         self._partial = None
 
-    def data_frame(self, op: int, fin: bool, payload: Any, skip: int = 0) -> Optional[Union[str, bytes]]:
+    def data_frame(
+        self, op: int, fin: bool, payload: Any, skip: int = 0, rsv1: bool = False
+    ) -> Optional[Union[str, bytes]]:
         """One data frame; returns the message it completes, else None. ``skip``: leading
         payload bytes already validated while the frame was incomplete."""
         if op == _CONT:
             if not self._op:
                 raise ProtocolError("continuation frame without a message")
+            if rsv1:  # RFC 7692 6.1: only the first frame of a message carries it
+                raise ProtocolError("RSV1 set on a continuation frame")
             op = self._op
         else:
             if self._op:
                 raise ProtocolError("new data frame inside a fragmented message")
-            if fin:  # whole message in one frame: the decoder already held it to the limits
+            if rsv1:
+                if self.deflate is None:
+                    raise ProtocolError("reserved bits set")
+                if fin:
+                    return self._whole_compressed(op, payload)
+                self._compressed, self._inflated = True, 0
+            elif fin:  # whole message in one frame: the decoder already held it to the limits
                 if op == _TEXT:
                     try:
                         return str(payload, "utf-8")  # validates and decodes in one pass
@@ -97,9 +123,12 @@ class MessageAssembler:
         size = self._size + len(payload)
         if size > self.max_message_size:
             raise PayloadTooBig("message too big")
+        if self._compressed:  # the wire size above keeps the frame budget; this, the real size
+            payload = self.deflate.decompress(payload, fin, self.max_message_size - self._inflated)
+            self._inflated += len(payload)
         if op == _TEXT and not self._validator.feed(memoryview(payload)[skip:] if skip else payload):
             raise InvalidUTF8("invalid UTF-8 in text message")  # at the first bad fragment
-        self._parts.append(payload)
+        self._add_part(payload)
         self._size = size
         if not fin:
             # Next frames may only fill what is left of the budget (checked at their header).
@@ -108,6 +137,7 @@ class MessageAssembler:
             )
             return None
         joined = b"".join(self._parts)
+        self._compressed = False  # complete: the inflater keeps its context (if taken over)
         self.reset()
         if op == _TEXT:
             if not self._validator.finish():
@@ -115,10 +145,36 @@ class MessageAssembler:
             return joined.decode("utf-8")
         return joined
 
+    def _whole_compressed(self, op: int, payload: Any) -> Union[str, bytes]:
+        data = self.deflate.decompress(payload, True, self.max_message_size)
+        if op == _TEXT:
+            try:
+                return str(data, "utf-8")
+            except UnicodeDecodeError:
+                raise InvalidUTF8("invalid UTF-8 in text message") from None
+        return data
+
+    def _add_part(self, payload: Any) -> None:
+        # Small fragments are gathered in one bytearray: a flood of 1-byte or empty fragments
+        # costs its payload, not an object and a list slot per fragment (40x the message size).
+        if len(payload) >= _SMALL_PART:
+            self._parts.append(payload)
+            self._tail = None
+        elif len(payload):
+            if self._tail is None:
+                self._tail = bytearray()
+                self._parts.append(self._tail)
+            self._tail += payload
+
     def reset(self) -> None:
         """Drop the message in progress."""
+        if self._compressed:
+            self._compressed = False
+            if self._op:  # abandoned half-way: its inflater state is of no use
+                self.deflate.reset_decompressor()
         self._op = 0
         self._parts = []
+        self._tail = None
         self._size = 0
         self._set_frame_budget(self.frame_limit)
 
@@ -156,8 +212,8 @@ class MessageAssembler:
                 return
             raw = raw[header.header_size - len(p.head) :]
             p.header, p.head = header, b""
-            if header.length == 0:
-                return
+            if header.length == 0 or header.rsv1 or self._compressed:
+                return  # compressed text is validated once inflated
             if header.opcode == _TEXT and not self._op:
                 self._validator.reset()
             elif not (header.opcode == _CONT and self._op == _TEXT):

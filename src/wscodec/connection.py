@@ -64,6 +64,8 @@ class Connection:
 
     Limits: ``max_message_size`` (assembled message, 1009) and ``max_frame_size`` (one frame,
     1009), None for no limit; both are checked from frame headers before payloads are buffered.
+    ``deflate``: the PerMessageDeflate that the handshake negotiated (wscodec.deflate), if any;
+    a compressed message is held to ``max_message_size`` on the wire and once inflated.
     Timers (seconds, None = off): ``close_timeout`` (the peer must answer our close, then close
     the transport), ``ping_interval``/``ping_timeout`` (heartbeat; a missed pong aborts with 1006)
     and ``idle_timeout`` (no data message either way: close with ``idle_close_code``).
@@ -78,6 +80,7 @@ class Connection:
         self,
         role: str = "server",
         *,
+        deflate: Any = None,
         max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
         max_frame_size: Optional[int] = None,
         codec: Optional[types.SimpleNamespace] = None,
@@ -100,8 +103,12 @@ class Connection:
         frame_limit = _UNLIMITED if max_frame_size is None else max_frame_size
         # The decoder enforces min(frame, message) limits so that no oversized frame is buffered.
         limit = min(frame_limit, self.max_message_size)
-        self._decoder = codec.FrameDecoder(require_mask=not self.is_client, max_frame_size=limit)
-        self._assembler = MessageAssembler(codec, self._decoder, self.max_message_size, limit)
+        # permessage-deflate (a wscodec.deflate.PerMessageDeflate from the handshake) owns RSV1.
+        self.deflate = deflate
+        self._decoder = codec.FrameDecoder(
+            require_mask=not self.is_client, max_frame_size=limit, allow_rsv1=deflate is not None
+        )
+        self._assembler = MessageAssembler(codec, self._decoder, self.max_message_size, limit, deflate)
         self.close_timeout = close_timeout
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
@@ -184,7 +191,9 @@ class Connection:
             op = frame.opcode
             if op <= _BINARY:
                 if self.close_sent is None:  # after our close, data frames are ignored
-                    self._on_data(op, frame.fin, frame.payload, events, skip)
+                    self._on_data(op, frame, events, skip)
+            elif frame.rsv1:  # only possible with permessage-deflate, which never covers these
+                self._fail(1002, "RSV1 set on a control frame")
             elif op == _PING:
                 payload = bytes(frame.payload)
                 if self.close_sent is None:
@@ -196,9 +205,9 @@ class Connection:
                 self._on_close(frame.payload, events)
             skip = 0  # only frames[0] can have been seen incomplete
 
-    def _on_data(self, op: int, fin: bool, payload: Any, events: List[Event], skip: int) -> None:
+    def _on_data(self, op: int, frame: Any, events: List[Event], skip: int) -> None:
         try:
-            message = self._assembler.data_frame(op, fin, payload, skip)
+            message = self._assembler.data_frame(op, frame.fin, frame.payload, skip, frame.rsv1)
         except ProtocolError as exc:
             return self._fail(exc.close_code, exc.reason, exc)
         self._last_activity = self._now
@@ -291,7 +300,11 @@ class Connection:
             self._now = now
         self._check_open()
         op = _TEXT if isinstance(data, str) else _BINARY
-        self._out.append(self._build_frame(op, data, mask=self._mask()))
+        if self.deflate is not None:
+            payload, rsv1 = self.deflate.encode(data)
+            self._out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask()))
+        else:
+            self._out.append(self._build_frame(op, data, mask=self._mask()))
         self._last_activity = self._now
 
     def ping(self, payload: Optional[bytes] = None, now: Optional[float] = None) -> bytes:

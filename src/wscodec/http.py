@@ -30,6 +30,7 @@ __all__ = [
     "build_request",
     "check_response",
     "parse_url",
+    "parse_extensions",
     "MAX_LINE",
     "MAX_HEADERS",
     "MAX_HEAD",
@@ -208,6 +209,46 @@ def check_request(request: Request, codec: types.SimpleNamespace) -> str:
     return keys[0]
 
 
+_EXT_ITEM = re.compile(
+    r'[ \t]*(?:([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)[ \t]*(?:=[ \t]*(?:([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)'
+    r'|"((?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[^\x00-\x08\x0a-\x1f\x7f])*)"))?)?[ \t]*([,;]|\Z)'
+)
+Extension = Tuple[str, List[Tuple[str, Optional[str]]]]
+
+
+def parse_extensions(values: Sequence[str]) -> List[Extension]:
+    """Parse Sec-WebSocket-Extensions field values (RFC 6455 section 9.1) into
+    ``[(name, [(param, value or None), ...]), ...]`` in order; names and parameter names are
+    lowercased, quoted values unescaped. Raises ValueError on a syntax error (empty list elements
+    are skipped: RFC 9110 5.6.1 says a recipient must accept them)."""
+    result: List[Extension] = []
+    for value in values:
+        pos, sep = 0, ","
+        params: Optional[List[Tuple[str, Optional[str]]]] = None  # of the extension being read
+        while pos < len(value):
+            m = _EXT_ITEM.match(value, pos)
+            if m is None or m.end() == pos:
+                raise ValueError("malformed Sec-WebSocket-Extensions at offset %d: %r" % (pos, value))
+            name, token, quoted, sep = m.groups()
+            if params is None:  # an extension name, or an empty list element
+                if name is None and sep == ";" or token is not None or quoted is not None:
+                    raise ValueError("malformed extension in %r" % value)
+                if name is not None:
+                    params = []
+                    result.append((name.lower(), params))
+            elif name is None:
+                raise ValueError("empty extension parameter in %r" % value)
+            else:
+                unquoted = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else token
+                params.append((name.lower(), unquoted))
+            if sep == ",":
+                params = None
+            pos = m.end()
+        if sep == ";":
+            raise ValueError("empty extension parameter at the end of %r" % value)
+    return result
+
+
 def select_subprotocol(offered: Sequence[str], supported: Sequence[str]) -> Optional[str]:
     """The first of the server's ``supported`` (its preference order) that the client offered."""
     for proto in supported:
@@ -299,10 +340,15 @@ def build_request(
 
 
 def check_response(
-    response: Response, key: str, codec: types.SimpleNamespace, subprotocols: Sequence[str] = ()
+    response: Response,
+    key: str,
+    codec: types.SimpleNamespace,
+    subprotocols: Sequence[str] = (),
+    extensions_offered: bool = False,
 ) -> Optional[str]:
     """Validate the server's answer; return the chosen subprotocol. Raises InvalidStatus for a
-    status other than 101 and InvalidHandshake for a 101 with wrong headers."""
+    status other than 101 and InvalidHandshake for a 101 with wrong headers. With
+    ``extensions_offered`` the caller checks Sec-WebSocket-Extensions (wscodec.deflate)."""
     h = response.headers
     if response.status != 101:
         raise InvalidStatus(response.status, response.reason, list(h))
@@ -312,7 +358,7 @@ def check_response(
         raise InvalidHandshake("response lacks Connection: upgrade")
     if h.get("Sec-WebSocket-Accept") != codec.accept_key(key):
         raise InvalidHandshake("wrong Sec-WebSocket-Accept")
-    if h.get_all("Sec-WebSocket-Extensions"):
+    if h.get_all("Sec-WebSocket-Extensions") and not extensions_offered:
         raise InvalidHandshake("server selected an extension that was not offered")
     chosen = offered_subprotocols(h)
     if not chosen:

@@ -6,6 +6,7 @@ managers), ``connect_with_retry``/``reconnecting`` for clients that must come ba
 
 from __future__ import annotations
 
+from ..deflate import DeflateOptions
 from ..errors import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -28,6 +29,7 @@ __all__ = [
     "Backoff",
     "WebSocket",
     "Options",
+    "DeflateOptions",
     "ConnectionClosed",
     "ConnectionClosedOK",
     "ConnectionClosedError",

@@ -3,7 +3,9 @@
     python -m wscodec.asyncio.autobahn_client --url ws://127.0.0.1:9001 [--agent NAME]
 
 Fetches ``getCaseCount``, runs every ``runCase?case=N&agent=A`` echoing each message back, then
-asks for ``updateReports?agent=A``. Used by shared/autobahn/run_fuzzingserver.sh ({url}).
+asks for ``updateReports?agent=A``. Used by shared/autobahn/run_fuzzingserver.sh ({url}). It offers
+permessage-deflate like a browser ("client_max_window_bits", bare) unless --no-compression, so the
+cases 12.* and 13.* run too.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--case", type=int, action="append", help="run only these case numbers")
     p.add_argument("--max-message-size", type=int, default=64 << 20)
     p.add_argument("--close-timeout", type=float, default=5.0)
+    p.add_argument(
+        "--compression",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="offer permessage-deflate (default: on)",
+    )
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO if os.environ.get("AB_VERBOSE") else logging.WARNING)
     import wscodec
@@ -70,6 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         max_message_size=args.max_message_size,
         close_timeout=args.close_timeout,
         max_queue=None,
+        compression="deflate" if args.compression else None,
     )
     return asyncio.run(run(args.url, args.agent, args.case, options))
 

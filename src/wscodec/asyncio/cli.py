@@ -1,6 +1,7 @@
 """``python -m wscodec serve``: an echo server (for Autobahn's fuzzingclient, browsers, demos).
 
-Echoes text and binary messages, answers closes with the received code, and on SIGTERM/SIGINT
+Echoes text and binary messages (compressed with permessage-deflate when the client offers it,
+unless --no-compression), answers closes with the received code, and on SIGTERM/SIGINT
 closes every client with 1001 and exits 0 (dropping clients that do not answer within
 --close-timeout). Prints ``listening on ws://HOST:PORT (backend: NAME)`` once ready.
 """
@@ -14,6 +15,7 @@ import signal
 import sys
 from typing import List, Optional
 
+from ..deflate import DeflateOptions, load_library
 from ..errors import ConnectionClosed
 from .server import ServerConnection, serve
 
@@ -63,11 +65,35 @@ def parser() -> argparse.ArgumentParser:
         default=64 << 20,
         help="bytes (64 MiB: Autobahn section 9 sends 16 MiB)",
     )
+    p.add_argument(
+        "--compression",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="accept permessage-deflate offers (default: on; --no-compression declines them)",
+    )
+    p.add_argument(
+        "--compression-level", type=int, default=None, help="deflate level 0-9 (default 1)"
+    )
+    p.add_argument(
+        "--compression-threshold",
+        type=int,
+        default=None,
+        help="send shorter messages uncompressed (default 32 bytes, 128 without context takeover)",
+    )
     p.add_argument("--max-queue", type=int, default=16)
     p.add_argument("--max-connections", type=int, default=None)
     p.add_argument("--handshake-timeout", type=_positive, default=10.0)
     p.add_argument("--log-level", default="INFO")
     return p
+
+
+def compression_option(args: argparse.Namespace) -> Optional[DeflateOptions]:
+    if not args.compression:
+        return None
+    options = DeflateOptions(threshold=args.compression_threshold)
+    if args.compression_level is not None:
+        options = options._replace(level=args.compression_level)
+    return options.check()
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -76,6 +102,7 @@ async def run(args: argparse.Namespace) -> int:
 
     name = wscodec.BACKEND if args.backend == "auto" else args.backend
     codec = load(name)
+    compression = compression_option(args)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -85,6 +112,7 @@ async def run(args: argparse.Namespace) -> int:
         args.host,
         args.port,
         codec=codec,
+        compression=compression,
         close_timeout=args.close_timeout,
         ping_interval=args.ping_interval,
         ping_timeout=args.ping_timeout,
@@ -95,7 +123,8 @@ async def run(args: argparse.Namespace) -> int:
         handshake_timeout=args.handshake_timeout,
     )
     host = args.host if ":" not in args.host else "[%s]" % args.host
-    logger.info("wscodec %s, backend %s", wscodec.__version__, name)
+    logger.info("wscodec %s, backend %s, compression %s", wscodec.__version__, name,
+                "off" if compression is None else "permessage-deflate (%s)" % load_library()[0])
     print("listening on ws://%s:%d (backend: %s)" % (host, server.port, name), flush=True)
     await stop.wait()
     logger.info("shutting down: closing %d connection(s) with 1001", len(server.connections))

@@ -7,6 +7,7 @@ import random
 import ssl as ssl_module
 from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Optional, Sequence, Tuple
 
+from ..deflate import DeflateOptions, client_accept, client_offer, resolve
 from ..errors import InvalidHandshake, InvalidRequest, InvalidStatus
 from ..http import HeadReader, Response, build_request, check_response, parse_response, parse_url
 from .protocol import Options, WebSocket
@@ -26,8 +27,10 @@ class ClientConnection(WebSocket):
         request: bytes,
         key: str,
         subprotocols: Sequence[str],
+        deflate_options: Optional[DeflateOptions] = None,
     ) -> None:
         super().__init__(options, loop)
+        self._deflate_options = deflate_options
         self.response: Optional[Response] = None
         self.handshake: asyncio.Future[None] = loop.create_future()
         self._request = request
@@ -52,14 +55,19 @@ class ClientConnection(WebSocket):
                 return
             head, rest = got
             response = parse_response(head)
-            self.subprotocol = check_response(response, self._key, self.codec, self._subprotocols)
+            offered = self._deflate_options is not None
+            self.subprotocol = check_response(response, self._key, self.codec, self._subprotocols, offered)
+            deflate = None
+            if self._deflate_options is not None:
+                answer = response.headers.get_all("Sec-WebSocket-Extensions")
+                deflate = client_accept(answer, self._deflate_options)
         except InvalidHandshake as exc:
             self.handshake.set_exception(exc)
             assert self.transport is not None
             self.transport.close()
             return
         self.response = response
-        self._open(rest)
+        self._open(rest, deflate)
         self.handshake.set_result(None)
 
     def _handshake_lost(self, exc: Optional[Exception]) -> None:
@@ -73,7 +81,10 @@ class connect:
 
     ``url`` is ws:// (or wss:// with the default or the given ``ssl`` context). Options:
     ``subprotocols`` (offered, in preference order), ``origin``, ``extra_headers``,
-    ``open_timeout`` (TCP connect and handshake), and every :class:`Options` field.
+    ``open_timeout`` (TCP connect and handshake), and every :class:`Options` field, such as
+    ``compression`` ("deflate", the default: offer permessage-deflate; a
+    ``wscodec.deflate.DeflateOptions``; or None). An invalid answer to the offer fails the
+    handshake (InvalidHandshake).
     """
 
     def __init__(
@@ -90,6 +101,7 @@ class connect:
     ) -> None:
         self.url = url
         self.options = Options(**options)
+        self._deflate = resolve(self.options.compression)
         self._subprotocols = list(subprotocols)
         self._origin = origin
         self._headers = list(extra_headers)
@@ -108,6 +120,9 @@ class connect:
 
         codec = self.options.codec if self.options.codec is not None else default_codec()
         key = codec.generate_key()
+        headers = list(self._headers)
+        if self._deflate is not None:
+            headers.insert(0, ("Sec-WebSocket-Extensions", client_offer(self._deflate)))
         request = build_request(
             host,
             port,
@@ -116,11 +131,11 @@ class connect:
             secure=secure,
             subprotocols=self._subprotocols,
             origin=self._origin,
-            headers=self._headers,
+            headers=headers,
         )
 
         def factory() -> ClientConnection:
-            return ClientConnection(self.options, loop, request, key, self._subprotocols)
+            return ClientConnection(self.options, loop, request, key, self._subprotocols, self._deflate)
 
         async def attempt() -> ClientConnection:
             kwargs: Any = {}

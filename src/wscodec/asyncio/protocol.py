@@ -15,6 +15,7 @@ import types
 from typing import Any, AsyncIterator, Deque, Dict, Optional, Tuple, Union
 
 from ..connection import DEFAULT_MAX_MESSAGE_SIZE, Closed, Connection, Message, Pong, State, default_codec
+from ..deflate import DeflateOptions, PerMessageDeflate
 from ..errors import ConnectionClosed, ConnectionClosedOK
 
 __all__ = ["Options", "WebSocket"]
@@ -40,10 +41,13 @@ class Options:
     idle_close_code: int = 1001
     write_limit: int = 64 * 1024  # transport high-water mark: send() waits above it
     codec: Optional[types.SimpleNamespace] = None
+    # permessage-deflate: "deflate" (defaults), a DeflateOptions, or None (off)
+    compression: Union[str, DeflateOptions, None] = "deflate"
 
-    def connection(self, role: str, now: float) -> Connection:
+    def connection(self, role: str, now: float, deflate: Optional[PerMessageDeflate] = None) -> Connection:
         return Connection(
             role,
+            deflate=deflate,
             max_message_size=self.max_message_size,
             max_frame_size=self.max_frame_size,
             codec=self.codec,
@@ -122,9 +126,15 @@ class WebSocket(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        # Back-pressure both ways: while the peer does not read what we write (pongs, echoes),
+        # none of its input is read either, so our write buffer stays near the write limit.
+        if self.transport is not None and not self._reading_paused and not self._transport_closing:
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        if self.transport is not None and not self._reading_paused and not self._transport_closing:
+            self.transport.resume_reading()
         self._wake_drain()
 
     # ------------------------------------------------------------ handshake hooks
@@ -137,8 +147,8 @@ class WebSocket(asyncio.Protocol):
     def _on_closed(self) -> None:
         """Hook: the connection reached CLOSED."""
 
-    def _open(self, leftover: bytes) -> None:
-        self.conn = self.options.connection(self.role, self.loop.time())
+    def _open(self, leftover: bytes, deflate: Optional[PerMessageDeflate] = None) -> None:
+        self.conn = self.options.connection(self.role, self.loop.time(), deflate)
         if leftover:
             self.data_received(leftover)
         else:
@@ -167,7 +177,8 @@ class WebSocket(asyncio.Protocol):
             limit = self.options.max_queue
             if limit and len(queue) >= limit and not self._reading_paused and self.transport is not None:
                 self._reading_paused = True
-                self.transport.pause_reading()
+                if not self._write_paused:  # else already paused
+                    self.transport.pause_reading()
 
     def _closed_now(self) -> None:
         if not self._closed.done():
@@ -290,7 +301,7 @@ class WebSocket(asyncio.Protocol):
                     self.loop.call_soon(self._release_failure)
                 if self._reading_paused and len(queue) <= (self.options.max_queue or 0) // 4:
                     self._reading_paused = False
-                    if self.transport is not None and not self._transport_closing:
+                    if self.transport is not None and not self._transport_closing and not self._write_paused:
                         self.transport.resume_reading()
                 return data
             if self._closed.done():
@@ -381,6 +392,11 @@ class WebSocket(asyncio.Protocol):
     @property
     def closed_by(self) -> Optional[str]:
         return None if self.conn is None else self.conn.closed_by
+
+    @property
+    def deflate(self) -> Optional[PerMessageDeflate]:
+        """The negotiated permessage-deflate (``.header``, ``.params``), None without it."""
+        return None if self.conn is None else self.conn.deflate
 
     @property
     def latency(self) -> Optional[float]:

@@ -24,6 +24,7 @@ from ..http import (
     parse_request,
     select_subprotocol,
 )
+from ..deflate import resolve, server_negotiate
 from .protocol import Options, WebSocket
 
 __all__ = ["serve", "Server", "ServerConnection"]
@@ -116,10 +117,17 @@ class ServerConnection(WebSocket):
             self.subprotocol = select_subprotocol(
                 offered_subprotocols(self.request.headers), server.subprotocols
             )
+        headers, deflate = list(server.extra_headers), None
+        if server.deflate_options is not None:
+            offers = self.request.headers.get_all("Sec-WebSocket-Extensions")
+            agreed = server_negotiate(offers, server.deflate_options)
+            if agreed is not None:
+                headers.insert(0, ("Sec-WebSocket-Extensions", agreed[0]))
+                deflate = agreed[1]
         assert self.transport is not None
-        self.transport.write(accept_response(self._key, self.codec, self.subprotocol, server.extra_headers))
+        self.transport.write(accept_response(self._key, self.codec, self.subprotocol, headers))
         self._cancel_handshake_timer()
-        self._open(bytes(self._pending))
+        self._open(bytes(self._pending), deflate)
         self._pending = bytearray()
         if over:  # accept, then tell the client to come back later
             assert self.conn is not None
@@ -203,6 +211,7 @@ class Server:
             raise ValueError("over_limit must be 'reject' (HTTP 503) or 'close' (close 1013)")
         self.handler = handler
         self.options = options
+        self.deflate_options = resolve(options.compression)  # ValueError/ImportError up front
         self.loop = asyncio.get_running_loop()
         self.subprotocols = list(subprotocols)
         self.origins = None if origins is None else list(origins)
@@ -308,7 +317,9 @@ class serve:
     values, None in the list allows a missing Origin; else 403), ``process_request``,
     ``extra_headers``, ``max_connections`` with ``over_limit`` ("reject": HTTP 503, "close":
     accept then close 1013), ``handshake_timeout``, ``max_line``/``max_headers``/``max_head``,
-    ``ssl``, ``sock``, ``backlog``; every other keyword is an :class:`Options` field.
+    ``ssl``, ``sock``, ``backlog``; every other keyword is an :class:`Options` field, such as
+    ``compression`` ("deflate", the default: permessage-deflate when the client offers it; a
+    ``wscodec.deflate.DeflateOptions``; or None).
     """
 
     def __init__(
