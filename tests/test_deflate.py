@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import random
-import tracemalloc
 import zlib
 from typing import Any, List
 
@@ -20,6 +19,7 @@ from wscodec.deflate import DeflateOptions
 from wscodec.events import Message, Ping
 
 from .connection_helpers import close_frames, pump, raw_frame
+from .memtrace import tracemalloc_or_skip
 from .deflate_helpers import (TAIL, cdata, closed_with, conns, deflate_raw, frames_of, inflate, json_like,
                               server_conn)
 
@@ -244,6 +244,7 @@ def test_zip_bomb_is_1009_before_memory_grows(backend, fragments):
     wire = b"".join(cdata(backend, bomb[cut[i]:cut[i + 1]], 2 if i == 0 else 0, fin=i == fragments - 1,
                           rsv1=i == 0) for i in range(fragments))
     s = server_conn(backend, max_message_size=limit)
+    tracemalloc = tracemalloc_or_skip()
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
@@ -276,6 +277,7 @@ def test_message_limit_counts_inflated_bytes(backend):
 
 def traced_kib(fn: Any) -> float:
     """Memory still allocated after ``fn()`` (whose result is kept alive while measuring)."""
+    tracemalloc = tracemalloc_or_skip()
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]

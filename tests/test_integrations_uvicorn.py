@@ -1,0 +1,223 @@
+"""wscodec.integrations.uvicorn.WebSocketProtocol under a real uvicorn.Server (in-process, on
+127.0.0.1), talked to with wscodec.asyncio.connect. uvicorn's own suite runs against the class
+in scripts/run_uvicorn_tests.py; these are the smoke tests that run with ours, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import types
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+uvicorn = pytest.importorskip("uvicorn")
+
+from wscodec.asyncio import ConnectionClosed, InvalidStatus, connect  # noqa: E402
+from wscodec.integrations.uvicorn import WebSocketProtocol  # noqa: E402
+
+TIMEOUT = 10.0
+
+
+async def echo_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
+    """Echo; the path picks a behaviour: /deny (403), /teapot (HTTP 418 with a body), /close/CODE
+    (the server closes with CODE after the first message), /sub (accepts the first subprotocol)."""
+    assert scope["type"] == "websocket"
+    record: List[Any] = scope["state"]["events"]
+    path = scope["path"]
+    message = await receive()
+    assert message["type"] == "websocket.connect"
+    if path == "/deny":
+        await send({"type": "websocket.close"})
+        return
+    if path == "/teapot":
+        await send({"type": "websocket.http.response.start", "status": 418, "headers": [(b"x-tea", b"1")]})
+        await send({"type": "websocket.http.response.body", "body": b"short and stout"})
+        return
+    sub = scope["subprotocols"][0] if path == "/sub" and scope["subprotocols"] else None
+    await send({"type": "websocket.accept", "subprotocol": sub, "headers": [(b"x-echo", b"yes")]})
+    while True:
+        message = await receive()
+        record.append(message)
+        if message["type"] == "websocket.disconnect":
+            return
+        if path.startswith("/close/"):
+            await send({"type": "websocket.close", "code": int(path[7:]), "reason": "bye"})
+            continue  # the next receive() is the disconnect
+        await send({"type": "websocket.send", "bytes": message.get("bytes"), "text": message.get("text")})
+
+
+async def lifespan_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":  # lifespan state: shared with websocket scopes
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                scope["state"]["events"] = EVENTS
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await echo_app(scope, receive, send)
+
+
+EVENTS: List[Any] = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Running:
+    def __init__(self, backend: types.SimpleNamespace, **config: Any) -> None:
+        protocol = type("WSP", (WebSocketProtocol,), {"codec": backend})
+        self.port = free_port()
+        self.config = uvicorn.Config(
+            lifespan_app, host="127.0.0.1", port=self.port, ws=protocol, log_level="warning", **config
+        )
+        self.server = uvicorn.Server(self.config)
+        self.task: Optional["asyncio.Task[None]"] = None
+
+    def url(self, path: str = "/") -> str:
+        return "ws://127.0.0.1:%d%s" % (self.port, path)
+
+    async def __aenter__(self) -> "Running":
+        EVENTS.clear()
+        self.task = asyncio.ensure_future(self.server.serve())
+        for _ in range(500):  # bounded wait for startup
+            if self.server.started:
+                return self
+            await asyncio.sleep(0.01)
+        raise RuntimeError("uvicorn did not start")
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        assert self.task is not None
+        await asyncio.wait_for(self.task, TIMEOUT)
+
+
+def run(coro: Any) -> None:
+    asyncio.run(asyncio.wait_for(coro, TIMEOUT))
+
+
+async def disconnect_event() -> Dict[str, Any]:
+    for _ in range(500):
+        if EVENTS and EVENTS[-1]["type"] == "websocket.disconnect":
+            return EVENTS[-1]
+        await asyncio.sleep(0.01)
+    raise AssertionError("no websocket.disconnect: %r" % EVENTS)
+
+
+def test_echo_text_and_binary(backend: types.SimpleNamespace) -> None:
+    async def main() -> None:
+        async with Running(backend) as srv:
+            async with connect(srv.url("/sub"), subprotocols=["chat"]) as ws:
+                assert ws.subprotocol == "chat"
+                for message in ["héllo", "", b"\x00\xff" * 5000, "x" * 70000, b""]:
+                    await ws.send(message)
+                    assert await ws.recv() == message
+                # pipelined: many in flight, order kept
+                for i in range(200):
+                    await ws.send("m%d" % i)
+                assert [await ws.recv() for _ in range(200)] == ["m%d" % i for i in range(200)]
+            assert (await disconnect_event())["code"] == 1000
+
+    run(main())
+
+
+def test_client_close_code_reaches_app(backend: types.SimpleNamespace) -> None:
+    async def main() -> None:
+        async with Running(backend) as srv:
+            async with connect(srv.url()) as ws:
+                await ws.send("hi")
+                await ws.recv()
+                await ws.close(4001, "client says bye")
+            event = await disconnect_event()
+            assert (event["code"], event["reason"]) == (4001, "client says bye")
+            assert ws.close_code == 4001
+
+    run(main())
+
+
+def test_server_close_code_reaches_client(backend: types.SimpleNamespace) -> None:
+    async def main() -> None:
+        async with Running(backend) as srv:
+            async with connect(srv.url("/close/4321")) as ws:
+                await ws.send("x")
+                with pytest.raises(ConnectionClosed) as info:
+                    await ws.recv()
+                assert (info.value.code, info.value.reason) == (4321, "bye")
+            assert ws.was_clean
+
+    run(main())
+
+
+def test_denial(backend: types.SimpleNamespace) -> None:
+    async def main() -> None:
+        async with Running(backend) as srv:
+            with pytest.raises(InvalidStatus) as info:
+                await connect(srv.url("/deny"))
+            assert info.value.status == 403
+            with pytest.raises(InvalidStatus) as info:
+                await connect(srv.url("/teapot"))
+            assert info.value.status == 418
+
+    run(main())
+
+
+def test_message_too_big_and_protocol_error(backend: types.SimpleNamespace) -> None:
+    async def main() -> None:
+        async with Running(backend, ws_max_size=1000) as srv:
+            async with connect(srv.url()) as ws:
+                await ws.send(b"x" * 1001)
+                with pytest.raises(ConnectionClosed) as info:
+                    await ws.recv()
+                assert info.value.code == 1009
+            assert (await disconnect_event())["code"] == 1009
+            # an unmasked frame from a client is a protocol error: 1002
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 101")
+            assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head
+            writer.write(b"\x81\x02hi")
+            data = await reader.read()  # the close frame, then EOF
+            assert data[:1] == b"\x88" and int.from_bytes(data[2:4], "big") == 1002
+            writer.close()
+
+    run(main())
+
+
+def test_shutdown_closes_with_1012(backend: types.SimpleNamespace) -> None:
+    async def main() -> None:
+        srv = Running(backend)
+        async with srv:
+            ws = await connect(srv.url())
+            await ws.send("a")
+            assert await ws.recv() == "a"
+            srv.server.should_exit = True
+            with pytest.raises(ConnectionClosed) as info:
+                await ws.recv()
+            assert info.value.code == 1012
+
+    run(main())
+
+
+def test_keepalive_ping(backend: types.SimpleNamespace) -> None:
+    async def main() -> None:
+        async with Running(backend, ws_ping_interval=0.05, ws_ping_timeout=1.0) as srv:
+            async with connect(srv.url()) as ws:
+                (protocol,) = list(srv.server.server_state.connections)
+                for _ in range(200):  # the client answers pings from its recv loop
+                    await ws.send("p")
+                    await ws.recv()
+                    if protocol.last_ping_rtt > 0:
+                        break
+                    await asyncio.sleep(0.01)
+                assert protocol.last_ping_rtt > 0
+
+    run(main())
