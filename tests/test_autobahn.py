@@ -282,8 +282,12 @@ def run_fuzzingserver(backend: Any, wstest: Path, capsys: pytest.CaptureFixture,
     agent = "wscodec-%s" % name
     env = backend_env(name, {"WSTEST_PY": str(wstest.parent / "python"), "AB_AGENT": agent,
                              "AB_TIMEOUT": str(int(timeout)), **extra_env})
+    # wstest (Python 2.7) runs with this environment too: the client alone gets the PYTHONPATH
+    # that finds this wscodec, or wstest would import the Python 3 packages found there.
+    client_path = env.pop("PYTHONPATH")
     start = time.monotonic()
     rc = run_bounded(["bash", str(AUTOBAHN_DIR / "run_fuzzingserver.sh"), str(out),
+                      "env", "PYTHONPATH=" + client_path,
                       sys.executable, "-m", module, "--url", "{url}", "--backend", name],
                      out / "run.log", timeout=timeout + 60, env=env)
     wall = time.monotonic() - start
