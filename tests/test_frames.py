@@ -171,6 +171,16 @@ def test_build_accepts_buffers(backend, kind):
     assert backend.build_frame(1, kind(b"Hello"), mask=kind(KEY)) == MASKED_HELLO
 
 
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_build_masks_buffers_of_every_length(backend, kind):
+    # Every length across the vector widths, from each buffer kind: the tail must be masked too.
+    for n in range(0, 200):
+        data = payload(n)
+        frame = backend.build_frame(Opcode.BINARY, kind(data), mask=KEY)
+        header = backend.parse_header(frame)
+        assert frame[header.header_size:] == naive_mask(data, KEY)
+
+
 @pytest.mark.parametrize("no_mask", [False, None])
 def test_build_unmasked(backend, no_mask):
     assert backend.build_frame(1, b"Hello", mask=no_mask) == UNMASKED_HELLO
