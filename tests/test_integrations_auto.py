@@ -101,13 +101,12 @@ def test_switch_never_breaks_startup(tmp_path: Path) -> None:
     environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     environ["WSCODEC_AUTO_INSTALL"] = "1"
     code = "import site; site.addsitedir(%r); print('started')" % str(site_dir)
-    # wscodec is not importable here (no PYTHONPATH, not installed in this interpreter).
+    # wscodec is not importable here: no PYTHONPATH, and -S keeps the interpreter's own
+    # site-packages (where wscodec may be installed) off sys.path; only site_dir is added.
     r = subprocess.run(
-        [sys.executable, "-I", "-c", code], env=environ, capture_output=True, text=True, timeout=60
+        [sys.executable, "-I", "-S", "-c", code], env=environ, capture_output=True, text=True, timeout=60
     )
     assert r.returncode == 0 and r.stdout.strip() == "started"
-    if "wscodec" not in r.stderr:  # wscodec happens to be installed in this interpreter
-        return
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("wscodec: WSCODEC_AUTO_INSTALL ignored")
 
 
