@@ -6,6 +6,8 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PY="${PYTHON:-python3}"
+# absolute, so that it still names the same interpreter after the scripts change directory
+case "$PY" in */*) PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")" ;; esac
 "$PY" -m pip install -q atheris Cython setuptools pytest hypothesis
 start=$SECONDS
 PYTHON="$PY" "$HERE/run.sh" "${FUZZ_SECONDS:-60}"
