@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The leak check's cases under valgrind memcheck, compiled backend (the in-place build), once per
+# The leak check's cases under valgrind memcheck, compiled backend (in-place build or installed), once per
 # CPU level of the kernels that valgrind runs (it hides AVX-512 and SHA-NI from cpuid).
 #
 #   fuzz/valgrind.sh [CALLS_PER_CASE]         default 300; needs valgrind; ~20 s per level
@@ -15,11 +15,14 @@ LOGDIR="${VALGRIND_LOGDIR:-/tmp/wscodec-valgrind}"
 LEVELS="${VALGRIND_LEVELS:-scalar sse2 avx2}"
 mkdir -p "$LOGDIR"
 cd "$ROOT"
+# The in-place build when there is one (a development tree), else the installed wscodec (CI).
+SRC=""
+if compgen -G "$ROOT/src/wscodec/_c/mask*.so" >/dev/null; then SRC="$ROOT/src"; fi
 failed=0
 for level in $LEVELS; do
   log="$LOGDIR/$level.log"
   out="$LOGDIR/$level.out"
-  WSCODEC_CPU="$level" PYTHONMALLOC=malloc PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" \
+  WSCODEC_CPU="$level" PYTHONMALLOC=malloc PYTHONPATH="${SRC}${SRC:+${PYTHONPATH:+:}}${PYTHONPATH:-}" \
     WSCODEC_REQUIRE_EXTENSIONS=1 valgrind --leak-check=full --show-leak-kinds=definite \
     --errors-for-leak-kinds=definite --num-callers=40 --log-file="$log" \
     "$PY" bench/leak_check.py --backend c --calls "${1:-300}" --seconds 2 --valgrind >"$out" 2>&1 || true
