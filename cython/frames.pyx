@@ -15,7 +15,7 @@ from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
-from wsc_buf cimport PyLong_AsLongLongAndOverflow, get_buffer, index_value
+from wsc_buf cimport PyLong_AsLongLongAndOverflow, get_buffer, index_value, read_mask_key
 from wsc_header cimport DEFINED_OPCODES, MAX_CONTROL_PAYLOAD, MAX_HEADER, Header, parse
 from wsc_kernels cimport import_kernels, wsc_k, wsc_mask_copy
 
@@ -146,21 +146,6 @@ cdef int _random_mask(unsigned char *key) except -1:
     return 0
 
 
-cdef int _given_mask(object mask, unsigned char *key) except -1:
-    cdef Py_buffer view
-    if type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4:
-        memcpy(key, PyBytes_AS_STRING(mask), 4)
-        return 0
-    get_buffer(mask, &view, False)
-    try:
-        if view.len != 4:
-            raise ValueError("mask must be exactly 4 bytes")
-        memcpy(key, view.buf, 4)
-    finally:
-        PyBuffer_Release(&view)
-    return 0
-
-
 cdef bytes _build(unsigned char b0, const unsigned char *data, Py_ssize_t length, const unsigned char *key):
     """The frame: header byte b0, the length, the mask key when ``key`` is not NULL, the payload."""
     cdef Py_ssize_t head = 2 if length < 126 else 4 if length < 65536 else 10
@@ -229,7 +214,7 @@ cdef bytes _build_checked(long long code, const unsigned char *data, Py_ssize_t 
         _random_mask(key)
         k = key
     elif mask is not False and mask is not None:
-        _given_mask(mask, key)
+        read_mask_key(mask, key)
         k = key
     return _build(b0, data, length, k)
 

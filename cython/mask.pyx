@@ -13,7 +13,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.pycapsule cimport PyCapsule_New
 from libc.string cimport memcpy
 
-from wsc_buf cimport PyLong_AsLongLongAndOverflow, get_buffer, index_value
+from wsc_buf cimport PyLong_AsLongLongAndOverflow, get_buffer, index_value, read_mask_key
 from wsc_kernels cimport (
     WSC_KERNELS_CAPSULE, wsc_cpu_best_level, wsc_cpu_level, wsc_cpu_level_count,
     wsc_cpu_level_index, wsc_cpu_level_name, wsc_cpu_select, wsc_cpu_selected, wsc_k, wsc_mask_copy,
@@ -96,25 +96,6 @@ def _set_cpu_level(name):
 
 # -- masking ------------------------------------------------------------------------------------------
 
-cdef inline int _check_mask(object mask, unsigned char *key) except -1:
-    if type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4:
-        memcpy(key, PyBytes_AS_STRING(mask), 4)
-        return 0
-    return _check_mask_buffer(mask, key)
-
-
-cdef int _check_mask_buffer(object mask, unsigned char *key) except -1:
-    cdef Py_buffer view
-    get_buffer(mask, &view, False)
-    try:
-        if view.len != 4:
-            raise ValueError("mask must be exactly 4 bytes")
-        memcpy(key, view.buf, 4)
-    finally:
-        PyBuffer_Release(&view)
-    return 0
-
-
 cdef tuple _PHASES = (0, 1, 2, 3)  # the return values, without a conversion per call
 
 
@@ -161,11 +142,11 @@ def apply_mask(data, mask):
     cdef Py_buffer view
     cdef unsigned char key[4]
     if type(data) is bytes:  # immutable: no buffer export needed, even without the GIL
-        _check_mask(mask, key)
+        read_mask_key(mask, key)
         return _masked(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), key, 0)
     get_buffer(data, &view, False)
     try:
-        _check_mask(mask, key)
+        read_mask_key(mask, key)
         return _masked(<const unsigned char *>view.buf, view.len, key, 0)
     finally:
         PyBuffer_Release(&view)
@@ -183,13 +164,13 @@ def mask_inplace(buf, mask, phase=0):
     cdef Py_ssize_t n
     if type(buf) is bytearray and <size_t>PyByteArray_GET_SIZE(buf) < wsc_k.nogil_mask:
         # with the GIL held throughout, nothing can resize it: no buffer export needed
-        _check_mask(mask, key)
+        read_mask_key(mask, key)
         start = _check_phase(phase)
         n = PyByteArray_GET_SIZE(buf)
         return _PHASES[wsc_mask_inplace(<unsigned char *>PyByteArray_AS_STRING(buf), <size_t>n, key, start)]
     get_buffer(buf, &view, True)
     try:
-        _check_mask(mask, key)
+        read_mask_key(mask, key)
         start = _check_phase(phase)
         return _PHASES[_mask_buffer(key, start, &view)]
     finally:
@@ -202,7 +183,7 @@ def _mask_into(dst, src, mask, phase=0):
     cdef Py_buffer out, inp
     cdef unsigned char key[4]
     cdef unsigned start = _check_phase(phase)
-    _check_mask(mask, key)
+    read_mask_key(mask, key)
     get_buffer(dst, &out, True)
     try:
         get_buffer(src, &inp, False)
@@ -227,7 +208,7 @@ Streaming masker: masks consecutive chunks of one payload, keeping the mask phas
     cdef bytes _mask
 
     def __init__(self, mask, phase=0):
-        _check_mask(mask, self._key)
+        read_mask_key(mask, self._key)
         self._mask = PyBytes_FromStringAndSize(<char *>self._key, 4)
         self._phase = _check_phase(phase)
 

@@ -7,6 +7,8 @@
 
 from cpython.number cimport PyNumber_Index
 from cpython.buffer cimport PyBUF_FULL_RO, PyBuffer_IsContiguous, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.string cimport memcpy
 
 
 cdef extern from "Python.h":
@@ -48,3 +50,19 @@ cdef inline long long index_value(object value, int *overflow) except? -1:
     if not isinstance(value, int):
         value = PyNumber_Index(value)  # TypeError for non-integers
     return PyLong_AsLongLongAndOverflow(value, overflow)
+
+
+cdef inline int read_mask_key(object mask, unsigned char *key) except -1:
+    """Copy a 4-byte mask key (bytes fast path, else any buffer) into ``key``; ValueError otherwise."""
+    cdef Py_buffer view
+    if type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4:
+        memcpy(key, PyBytes_AS_STRING(mask), 4)
+        return 0
+    get_buffer(mask, &view, False)
+    try:
+        if view.len != 4:
+            raise ValueError("mask must be exactly 4 bytes")
+        memcpy(key, view.buf, 4)
+    finally:
+        PyBuffer_Release(&view)
+    return 0
