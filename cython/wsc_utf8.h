@@ -55,6 +55,27 @@ static inline uint32_t wsc_utf8_step(uint32_t state, unsigned char byte)
     return next[state + cls[byte]];
 }
 
+/* Run the DFA over s[*i..end) from *st. REJECT is absorbing, so the block runs without a branch
+ * per byte and is checked once; after a reject it is rerun from its start to find the exact byte.
+ * Returns 1 with *i = the rejected index and *st = REJECT, else 0 with *i = end. */
+static inline int wsc_utf8_run_block(const unsigned char *s, size_t *i, size_t end, uint32_t *st)
+{
+    uint32_t before = *st, cur = *st;
+    size_t j;
+    for (j = *i; j < end; j++)
+        cur = wsc_utf8_step(cur, s[j]);
+    if (cur == WSC_UTF8_REJECT) {
+        for (j = *i; (before = wsc_utf8_step(before, s[j])) != WSC_UTF8_REJECT; j++)
+            ;
+        *i = j;
+        *st = WSC_UTF8_REJECT;
+        return 1;
+    }
+    *i = end;
+    *st = cur;
+    return 0;
+}
+
 /* Run the DFA over s[0..n) starting from *state (ACCEPT for a fresh stream; a previous chunk's
  * state to continue it). Returns n when no byte was rejected (*state may then be mid-sequence),
  * else the index of the rejected byte, with *state == WSC_UTF8_REJECT. A REJECT input state
@@ -62,8 +83,8 @@ static inline uint32_t wsc_utf8_step(uint32_t state, unsigned char byte)
 static inline size_t wsc_utf8_validate_scalar(const unsigned char *s, size_t n, uint32_t *state)
 {
     const uint64_t high = 0x8080808080808080ull;
-    uint32_t st = *state, before;
-    size_t i = 0, start, end;
+    uint32_t st = *state;
+    size_t i = 0;
     uint64_t word;
 
     while (i < n) {
@@ -74,15 +95,7 @@ static inline size_t wsc_utf8_validate_scalar(const unsigned char *s, size_t n, 
                 continue;
             }
         }
-        /* REJECT is absorbing: run a block without a branch per byte, then check once */
-        start = i;
-        before = st;
-        end = (n - i > 8) ? i + 8 : n;
-        for (; i < end; i++)
-            st = wsc_utf8_step(st, s[i]);
-        if (st == WSC_UTF8_REJECT) {
-            for (i = start; (before = wsc_utf8_step(before, s[i])) != WSC_UTF8_REJECT; i++)
-                ;
+        if (wsc_utf8_run_block(s, &i, (n - i > 8) ? i + 8 : n, &st)) {
             *state = WSC_UTF8_REJECT;
             return i;
         }

@@ -10,8 +10,8 @@
 
 size_t wsc_utf8_sse2(const unsigned char *s, size_t n, uint32_t *state)
 {
-    uint32_t st = *state, before;
-    size_t i = 0, start, end;
+    uint32_t st = *state;
+    size_t i = 0;
 
     while (i < n) {
         if (st == WSC_UTF8_ACCEPT) {
@@ -23,15 +23,7 @@ size_t wsc_utf8_sse2(const unsigned char *s, size_t n, uint32_t *state)
                 continue;
             }
         }
-        /* REJECT is absorbing: run up to 16 bytes without a branch per byte, then check once */
-        start = i;
-        before = st;
-        end = (n - i > 16) ? i + 16 : n;
-        for (; i < end; i++)
-            st = wsc_utf8_step(st, s[i]);
-        if (st == WSC_UTF8_REJECT) {
-            for (i = start; (before = wsc_utf8_step(before, s[i])) != WSC_UTF8_REJECT; i++)
-                ;
+        if (wsc_utf8_run_block(s, &i, (n - i > 16) ? i + 16 : n, &st)) {
             *state = WSC_UTF8_REJECT;
             return i;
         }
