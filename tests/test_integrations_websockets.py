@@ -308,3 +308,43 @@ def test_internal_error_in_the_fast_path_maps_to_1011(backend: types.SimpleNames
     assert server.close_sent is not None and server.close_sent.code == 1011
     assert integration.install(codec=backend) is True  # another codec: reinstalled
     assert integration.install(codec=backend) is False
+
+
+
+@pytest.mark.parametrize("server", [True, False])
+def test_a_frame_arriving_in_pieces_stays_on_the_fast_path(
+    backend: types.SimpleNamespace, server: bool
+) -> None:
+    """Header first, payload in three reads: the same message as websockets alone, and websockets'
+    own parser never runs (the header is parsed once, the payload awaited with its reader)."""
+    original = wf.Frame.__dict__["parse"].__func__
+    slow_calls: List[Any] = []
+
+    def counting_parse(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        slow_calls.append(args)
+        return (yield from original(cls, *args, **kwargs))
+
+    payload = bytes(range(256)) * 300
+    wire = encode(2, payload, key=b"\x01\x02\x03\x04" if server else None)
+    pieces = [wire[:14], wire[14:1000], wire[1000:50000], wire[50000:]]
+
+    def receive() -> Any:
+        proto = Protocol(Side.SERVER if server else Side.CLIENT, max_size=None)
+        frames = []
+        for piece in pieces:
+            proto.receive_data(piece)
+            frames += [frame_tuple(f) for f in proto.events_received()]
+        return frames
+
+    with mock.patch.object(wf.Frame, "parse", classmethod(counting_parse)):
+        expected = receive()
+        assert len(slow_calls) == 1
+        slow_calls.clear()
+        integration.install(codec=backend)
+        try:
+            got = receive()
+        finally:
+            integration.uninstall()
+    kind = "bytes" if server else "bytearray"
+    assert got == expected == [(wf.Opcode.BINARY, payload, kind, True, False, False, False)]
+    assert slow_calls == []

@@ -3,9 +3,10 @@ built on it: the asyncio, threading and trio implementations).
 
 ``install()`` patches, in place:
 
-* ``Frame.parse``: when the frame is entirely in the ``StreamReader`` buffer, one ``parse_header``
-  call, one ``apply_mask`` call and one cut of the buffer replace three ``read_exact`` round trips
-  of the generator, ``struct.unpack`` and an enum lookup. Extensions (permessage-deflate) still
+* ``Frame.parse``: when the frame header is in the ``StreamReader`` buffer, one ``parse_header``
+  call replaces up to three ``read_exact`` round trips of the generator, ``struct.unpack`` and an
+  enum lookup; the payload is unmasked straight out of the buffer and cut in one step, once it
+  has all arrived (one copy, not two). Extensions (permessage-deflate) still
   decode the frame and ``Frame.check()`` still judges it, as in websockets.
 * ``Frame.serialize``: ``build_frame`` writes header, key and masked payload at once (websockets:
   a ``BytesIO`` and four writes), after ``check()`` and the extensions as in websockets.
@@ -18,7 +19,7 @@ reason over 123 bytes, which websockets reports later, as "control frame too lon
 decoding of messages, done by ``asyncio/messages.py`` with CPython's codec to build the ``str``.
 
 Exactness rule: the fast paths take only what websockets accepts. On anything else (an incomplete
-frame, a wrong mask bit, a frame over ``max_size``, any wscodec error, an unusual reader or payload
+header, a wrong mask bit, a frame over ``max_size``, any wscodec error, an unusual reader or payload
 type) websockets' original code runs on untouched state, so its exceptions are raised with its
 messages, and the protocol maps them to close codes as before (ProtocolError 1002, PayloadTooBig
 1009, UnicodeDecodeError 1007).
@@ -107,6 +108,14 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
     read_exact = StreamReader.read_exact
     unmask = unmasker(codec_apply_mask)
 
+    def finish(cls: Any, h: Any, data: Any, max_size: Optional[int], extensions: Any) -> Any:
+        frame = cls(OPCODES[h.opcode], data, h.fin, h.rsv1, h.rsv2, h.rsv3)
+        if extensions:
+            for extension in reversed(extensions):
+                frame = extension.decode(frame, max_size=max_size)
+        frame.check()
+        return frame
+
     def fast_parse(
         cls: Any,
         read: Callable[[int], Generator[None, None, Any]],
@@ -125,19 +134,23 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
             if h is not None and h.masked == mask and (max_size is None or h.length <= max_size):
                 start = h.header_size
                 end = start + h.length
-                if end <= len(buf):
-                    data: Any
-                    if mask:
-                        data = unmask(buf, start, end, h.mask)
-                    else:
-                        data = buf[start:end]  # bytearray, as read_exact returns it
-                    del buf[:end]
-                    frame = cls(OPCODES[h.opcode], data, h.fin, h.rsv1, h.rsv2, h.rsv3)
-                    if extensions:
-                        for extension in reversed(extensions):
-                            frame = extension.decode(frame, max_size=max_size)
-                    frame.check()
-                    return frame
+                if end > len(buf):
+                    # Header here, payload still arriving (large frames, split reads): consume the
+                    # header, as websockets' parser would, and wait for the payload without
+                    # parsing the header again; it is then unmasked straight out of the buffer.
+                    del buf[:start]
+                    start, end = 0, h.length
+                    while len(buf) < end and not reader.eof:
+                        yield
+                    if len(buf) < end:
+                        yield from read(end)  # raises websockets' own EOFError
+                data: Any
+                if mask:
+                    data = unmask(buf, start, end, h.mask)
+                else:
+                    data = buf[start:end]  # bytearray, as read_exact returns it
+                del buf[:end]
+                return finish(cls, h, data, max_size, extensions)
         return (yield from orig_parse(cls, read, mask=mask, max_size=max_size, extensions=extensions))
 
     def serialize_generic(frame: Any, mask: bool) -> bytes:
