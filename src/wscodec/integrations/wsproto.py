@@ -28,6 +28,7 @@ original method, so every ``ParseFailed`` (message and code) and every edge case
 from __future__ import annotations
 
 import os
+import struct
 import types
 from typing import Any, List, Optional
 
@@ -88,6 +89,19 @@ def _check_structure(fp: types.ModuleType) -> None:
             raise IntegrationError("wsproto.frame_protocol.%s is not what this integration expects" % cls)
     if fp.Frame._fields != ("opcode", "payload", "frame_finished", "message_finished"):
         raise IntegrationError("wsproto.frame_protocol.Frame has other fields")
+
+
+def large_frame_header(opcode: int, fin: bool, length: int, key: Optional[bytes]) -> bytearray:
+    """The header (and masking key) of a frame with a payload of more than 125 bytes."""
+    b0 = (0x80 if fin else 0) | opcode
+    masked = 0x80 if key is not None else 0
+    if length < 65536:
+        header = bytearray(struct.pack("!BBH", b0, masked | 126, length))
+    else:
+        header = bytearray(struct.pack("!BBQ", b0, masked | 127, length))
+    if key is not None:
+        header += key
+    return header
 
 
 def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None:
@@ -211,7 +225,17 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
             return orig_serialize(self, opcode, payload, fin)
         # os.urandom looked up per call, as wsproto does, so that tests can patch it.
         key = os.urandom(4) if self.client else None
-        return bytearray(build_frame(opcode, payload, fin=fin, mask=key))
+        if len(payload) < VIEW_THRESHOLD:
+            return bytearray(build_frame(opcode, payload, fin=fin, mask=key))
+        # Large: header, then the payload copied once into the frame and masked there
+        # (build_frame's bytes converted to a bytearray would copy the payload twice).
+        frame = large_frame_header(opcode, fin, len(payload), key)
+        start = len(frame)
+        frame += payload
+        if key is not None:
+            with memoryview(frame) as view, view[start:] as part:
+                mask_inplace(part, key)
+        return frame
 
     patches.set(fp.FrameDecoder, "process_buffer", fast_process_buffer)
     patches.set(fp.FrameDecoder, "parse_header", fast_parse_header)
