@@ -395,3 +395,20 @@ def test_disconnect_during_shutdown(backend):
         await drained(server)
 
     hostile(main)
+
+
+def test_failing_a_peer_that_keeps_sending_still_delivers_the_close(backend):
+    """A protocol error with 1 MiB more on its way: the peer still reads our 1002 close and then
+    a clean EOF (we half-close and drop its data), not a connection reset that destroys it."""
+
+    async def main() -> None:
+        async with serve(echo, codec=backend, **FAST) as server:
+            raw = await opened(server.port)
+            bad = bytes((0x83, 0x80)) + MASK  # reserved opcode 3
+            sender = asyncio.ensure_future(raw.send(bad + cframe(backend, 2, b"x" * 65536) * 16))
+            assert codes(backend, await raw.read_all()) == [1002]
+            await within(sender)
+            raw.close()
+            await drained(server)
+
+    hostile(main)

@@ -192,6 +192,31 @@ def test_message_too_big_and_protocol_error(backend: types.SimpleNamespace) -> N
     run(main())
 
 
+def test_protocol_error_while_the_peer_keeps_sending_still_delivers_the_close(
+    backend: types.SimpleNamespace,
+) -> None:
+    """1 MiB more behind the bad frame: the client still reads the 1002 close and a clean EOF (the
+    server half-closes and drops the rest), not a connection reset."""
+
+    async def main() -> None:
+        async with Running(backend) as srv:
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+            writer.write(b"\x81\x02hi" + b"\x82\x7f" + (1 << 20).to_bytes(8, "big") + bytes(1 << 20))
+            sending = asyncio.ensure_future(writer.drain())
+            data = await reader.read()  # the close frame, then EOF
+            assert data[:1] == b"\x88" and int.from_bytes(data[2:4], "big") == 1002
+            await sending
+            writer.close()
+            assert (await disconnect_event())["code"] == 1002
+
+    run(main())
+
+
 def test_shutdown_closes_with_1012(backend: types.SimpleNamespace) -> None:
     async def main() -> None:
         srv = Running(backend)

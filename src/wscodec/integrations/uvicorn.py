@@ -295,9 +295,20 @@ class WebSocketProtocol(asyncio.Protocol):
         assert error is not None
         self.queue.put_nowait({"type": "websocket.disconnect", "code": error.close_code, "reason": error.reason})
         self.close_sent = True
-        if not self.transport.is_closing():
-            self.transport.write(conn.data_to_send())
-        self.transport.close()
+        transport = self.transport
+        if not transport.is_closing():
+            transport.write(conn.data_to_send())
+            if transport.can_write_eof():
+                # The peer may still be sending: closing with its data unread would reset the
+                # connection, which can destroy our close frame before the peer reads it.
+                # Half-close, drop what still arrives; the peer's EOF or the timeout ends it.
+                transport.write_eof()
+                if self.read_paused:
+                    self.read_paused = False
+                    transport.resume_reading()
+                self.close_timer = self.loop.call_later(self.close_timeout, transport.close)
+                return
+        transport.close()
 
     def handle_pong(self, payload: bytes) -> None:
         if self.pending_ping_payload is None or payload != self.pending_ping_payload:
