@@ -64,6 +64,17 @@ def test_info_prints_the_backend(backend):
         assert "extensions built: yes" in lines
 
 
+def test_info_names_the_deflate_library(backend):
+    env = dict(env_for(backend.name), WSCODEC_DEFLATE="zlib")
+    lines = run(["-m", "wscodec", "info"], env).stdout.splitlines()
+    assert "permessage-deflate: zlib (zlib; WSCODEC_DEFLATE chooses)" in lines
+    env["WSCODEC_DEFLATE"] = "no-such-library"
+    proc = run(["-m", "wscodec", "info"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert any(line.startswith("permessage-deflate: unavailable (unknown deflate library") for line in
+               proc.stdout.splitlines())
+
+
 def test_cli_rejects_bad_usage(backend):
     env = env_for(backend.name)
     for args in (["-m", "wscodec"], ["-m", "wscodec", "info", "extra"], ["-m", "wscodec", "nonsense"]):

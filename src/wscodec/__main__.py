@@ -35,6 +35,13 @@ def info() -> int:
             print("kernels: sha1 %s; best level of this cpu: %s (WSCODEC_CPU caps it); GIL released from "
                   "%d KiB (masking), %d KiB (UTF-8)" % (k["sha1"], k["cpu_best"], k["nogil_mask"] // 1024,
                                                         k["nogil_utf8"] // 1024))
+    from wscodec.deflate import load_library
+
+    try:
+        name, module = load_library()
+        print("permessage-deflate: %s (%s; WSCODEC_DEFLATE chooses)" % (name, module.__name__))
+    except (ImportError, ValueError) as exc:  # a bad WSCODEC_DEFLATE: say so, do not crash
+        print("permessage-deflate: unavailable (%s)" % exc)
     return 0
 
 
