@@ -47,6 +47,8 @@ PAIRS = [  # (without, with, target ratio by size: <=1 KiB, >=64 KiB)
 SIZES = [16, 1024, 64 * 1024, 1024 * 1024]
 MAX = 1 << 25
 TICK = os.sysconf("SC_CLK_TCK")
+#: (client CPUs, server CPUs) when pinning: the client and the server under test never share a core.
+PIN: Optional[Tuple[set, set]] = None
 
 
 # ---------------------------------------------------------------- server side (subprocess)
@@ -83,6 +85,10 @@ def serve(kind: str, port: int, profile: Optional[str]) -> None:
     try:
         if base.startswith("uvicorn"):
             import uvicorn
+
+            # uvicorn re-raises SIGTERM after its graceful shutdown; exit through Python instead,
+            # so the profile below is still written.
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
             ws = {
                 "uvicorn-wsproto": "wsproto",
@@ -167,17 +173,30 @@ def handshake(port: int) -> socket.socket:
     return sock
 
 
+def echo_length(size: int) -> int:
+    """Bytes of one echoed (unmasked, uncompressed) frame of ``size`` payload bytes."""
+    return size + (2 if size < 126 else 4 if size < 65536 else 10)
+
+
 def load(port: int, payload: bytes, text: bool, conns: int, window: int, duration: float) -> int:
     """Echo for ``duration`` seconds with ``window`` messages in flight per connection; returns
-    the number of messages echoed back."""
-    from wscodec._c.frames import FrameDecoder, build_frame
+    the number of messages echoed back.
 
-    frame = build_frame(1 if text else 2, payload, mask=os.urandom(4))
+    The first echo on each connection is decoded and compared with what was sent; after that the
+    client only counts bytes (every echo is one frame of known length), so it costs next to
+    nothing per message and the server, not the client, sets the pace."""
+    from wscodec._c.frames import build_frame
+
+    opcode = 1 if text else 2
+    frame = build_frame(opcode, payload, mask=os.urandom(4))
+    echo = echo_length(len(payload))
     socks = [handshake(port) for _ in range(conns)]
     sel = selectors.DefaultSelector()
-    state: Dict[socket.socket, List] = {}  # [decoder, outstanding, pending out bytes(memoryview)]
+    # per socket: [bytes of a partial echo, messages outstanding, pending out bytes (memoryview),
+    #              first echo (bytearray) until it is checked, then None]
+    state: Dict[socket.socket, List] = {}
     for s in socks:
-        state[s] = [FrameDecoder(require_mask=False, max_frame_size=MAX), window, memoryview(frame * window)]
+        state[s] = [0, window, memoryview(frame * window), bytearray()]
         sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
     done, deadline = 0, time.monotonic() + duration
     stopping = False
@@ -195,7 +214,15 @@ def load(port: int, payload: bytes, text: bool, conns: int, window: int, duratio
                 data = s.recv(1 << 20)
                 if not data:
                     raise ConnectionError("server closed the connection")
-                n = len(st[0].feed(data))
+                if st[3] is not None:
+                    st[3] += data
+                    if len(st[3]) < echo:
+                        continue
+                    check_echo(bytes(st[3][:echo]), opcode, payload)
+                    data, st[3] = st[3], None
+                n, st[0] = divmod(st[0] + len(data), echo)
+                if n > st[1]:
+                    raise ConnectionError("more echoes than messages sent")
                 st[1] -= n
                 done += n
                 if n and not stopping:
@@ -208,6 +235,8 @@ def load(port: int, payload: bytes, text: bool, conns: int, window: int, duratio
                     sent = 0
                 st[2] = st[2][sent:]
             sel.modify(s, selectors.EVENT_READ | (selectors.EVENT_WRITE if len(st[2]) else 0))
+    if any(st[0] for st in state.values()):
+        raise ConnectionError("a partial echo is left after draining")
     sel.close()
     close = build_frame(8, b"\x03\xe8", mask=os.urandom(4))  # 1000: a clean end for every server
     for s in socks:
@@ -223,6 +252,14 @@ def load(port: int, payload: bytes, text: bool, conns: int, window: int, duratio
     return done
 
 
+def check_echo(data: bytes, opcode: int, payload: bytes) -> None:
+    from wscodec._c.frames import FrameDecoder
+
+    frames = FrameDecoder(require_mask=False, max_frame_size=MAX).feed(data)
+    if len(frames) != 1 or frames[0].opcode != opcode or bytes(frames[0].payload) != payload:
+        raise ConnectionError("the server's echo is not the message sent")
+
+
 def start_server(kind: str, profile: Optional[str] = None) -> Tuple[subprocess.Popen, int]:
     port = free_port()
     cmd = [sys.executable, os.path.abspath(__file__), "--serve", kind, "--port", str(port)]
@@ -231,6 +268,8 @@ def start_server(kind: str, profile: Optional[str] = None) -> Tuple[subprocess.P
     env = dict(os.environ)
     env.pop("WSCODEC_AUTO_INSTALL", None)  # integrations are installed explicitly per kind
     proc = subprocess.Popen(cmd, env=env)
+    if PIN:
+        os.sched_setaffinity(proc.pid, PIN[1])
     for _ in range(300):  # bounded: 15 s
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -333,6 +372,8 @@ def main() -> None:
     ap.add_argument("--profile", metavar="KIND", help="cProfile this server at --size, print the top")
     ap.add_argument("--rounds", type=int, help="measurements per server and point (median)")
     ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin the client to the first CPU and the servers to the others")
     ap.add_argument("--text", action="store_true")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -340,6 +381,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.serve:
         return serve(args.serve, args.port, args.profile_out)
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not args.no_pin and len(cpus) >= 2:
+        global PIN
+        PIN = ({cpus[0]}, set(cpus[1:]))
+        os.sched_setaffinity(0, PIN[0])
     if args.profile:
         import pstats
         import tempfile
@@ -362,9 +408,11 @@ def main() -> None:
     t0 = time.monotonic()
     res = measure(args.kinds.split(","), points, args.quick, args.rounds or (2 if args.quick else 3))
     report(res, points)
-    print("\nload average before %s, after %s; %d CPUs; %.0f s" % (
+    print("\nload average before %s, after %s; %d CPUs%s; %.0f s" % (
         "/".join("%.1f" % x for x in load_before), "/".join("%.1f" % x for x in os.getloadavg()),
-        os.cpu_count() or 0, time.monotonic() - t0))
+        os.cpu_count() or 0,
+        " (client on CPU %s, servers on %s)" % (sorted(PIN[0]), sorted(PIN[1])) if PIN else "",
+        time.monotonic() - t0))
     return None
 
 
