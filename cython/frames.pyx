@@ -4,6 +4,8 @@ compiled: the C twin of wscodec._py.frames."""
 
 import os
 
+cimport cython
+
 from cpython.buffer cimport PyBuffer_Release
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
@@ -252,13 +254,16 @@ Decodes a byte stream into complete frames, many per call.
     cdef bint _busy
 
     def __init__(self, *, require_mask, max_frame_size=DEFAULT_MAX_FRAME_SIZE, allow_rsv1=False):
-        if self._busy:
-            raise RuntimeError("FrameDecoder re-initialized while feed is running")
+        # critical_section: the _busy check is atomic on free-threaded builds too (a no-op with
+        # the GIL); a decoder belongs to one thread, but misuse must raise, not free a buffer in use.
         self.max_frame_size = max_frame_size
         self.require_mask = require_mask
         self.allow_rsv1 = allow_rsv1
-        self._clear()
-        self._error = None
+        with cython.critical_section(self):
+            if self._busy:
+                raise RuntimeError("FrameDecoder re-initialized while feed is running")
+            self._clear()
+            self._error = None
 
     def __dealloc__(self):
         PyMem_Free(self._buf)
@@ -367,9 +372,10 @@ Decodes a byte stream into complete frames, many per call.
         if self._error is not None:
             err = self._error
             raise type(err)(err.reason, err.close_code)
-        if self._busy:
-            raise RuntimeError("FrameDecoder.feed called again while running")
-        self._busy = True
+        with cython.critical_section(self):  # see __init__
+            if self._busy:
+                raise RuntimeError("FrameDecoder.feed called again while running")
+            self._busy = True
         try:
             if type(data) is bytes:  # immutable and referenced by the caller: no export needed
                 return self._feed(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))

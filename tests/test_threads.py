@@ -147,3 +147,38 @@ def test_accept_key(backend):
             assert backend.accept_key(fresh) == base64.b64encode(hashlib.sha1(fresh.encode() + GUID).digest()).decode()
 
     in_threads(work)
+
+
+def test_a_decoder_shared_by_mistake_refuses_overlapping_feeds(backend):
+    """One decoder fed from two threads (a misuse): a feed that overlaps another raises
+    RuntimeError instead of touching the running one's buffer; the frames still come out intact."""
+    payload = os.urandom(1 << 24)
+    key = key_for(3)
+    frame = backend.build_frame(2, payload, mask=key)
+    decoder = backend.FrameDecoder(require_mask=True, max_frame_size=None)
+    stop = threading.Event()
+    refused: List[str] = []
+
+    def intruder() -> None:
+        while not stop.is_set():
+            try:
+                assert decoder.feed(b"") == []
+            except RuntimeError as exc:
+                refused.append(str(exc))
+
+    thread = threading.Thread(target=intruder)
+    thread.start()
+    try:
+        for _ in range(8):
+            while True:
+                try:
+                    frames = decoder.feed(frame)
+                    break
+                except RuntimeError as exc:  # the intruder's empty feed was running
+                    refused.append(str(exc))
+            assert len(frames) == 1 and frames[0].payload == payload
+            assert decoder.buffered == 0
+    finally:
+        stop.set()
+        thread.join()
+    assert refused and set(refused) == {"FrameDecoder.feed called again while running"}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import operator
 import os
+import threading
 from typing import Any, List, Optional, Union
 
 from .._types import MAX_CONTROL_PAYLOAD, OPCODES, Frame, FrameHeader, Opcode
@@ -126,7 +127,7 @@ class FrameDecoder:
     After an error the decoder is finished: every later ``feed`` raises the same error again.
     """
 
-    __slots__ = ("_require_mask", "_max_frame_size", "_allow_rsv1", "_buf", "_error")
+    __slots__ = ("_require_mask", "_max_frame_size", "_allow_rsv1", "_buf", "_error", "_feeding")
 
     def __init__(
         self,
@@ -138,6 +139,10 @@ class FrameDecoder:
         self.max_frame_size = max_frame_size
         self.require_mask = require_mask
         self.allow_rsv1 = allow_rsv1
+        if getattr(self, "_feeding", None) is None:
+            self._feeding = threading.Lock()
+        elif self._feeding.locked():
+            raise RuntimeError("FrameDecoder re-initialized while feed is running")
         self._buf = bytearray()
         self._error: Optional[ProtocolError] = None
 
@@ -177,6 +182,16 @@ class FrameDecoder:
         return len(self._buf)
 
     def feed(self, data: Any) -> List[Frame]:
+        # A decoder belongs to one thread; an overlapping feed (a misuse) is refused, as in the
+        # compiled backend, rather than left to interleave with the running one.
+        if not self._feeding.acquire(False):
+            raise RuntimeError("FrameDecoder.feed called again while running")
+        try:
+            return self._feed(data)
+        finally:
+            self._feeding.release()
+
+    def _feed(self, data: Any) -> List[Frame]:
         if self._error is not None:
             err = self._error
             raise type(err)(err.reason, err.close_code)
