@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 pytest.importorskip("wsproto")
 
 from wsproto import Connection, ConnectionType  # noqa: E402
+from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage  # noqa: E402
 from wsproto import extensions as wpext  # noqa: E402
 from wsproto import frame_protocol as fp  # noqa: E402
 
@@ -28,6 +29,8 @@ PATCHED = [
     (fp.XorMaskerSimple, "process"),
     (fp.MessageDecoder, "process_frame"),
     (fp.FrameProtocol, "_serialize_frame"),
+    (Connection, "events"),
+    (Connection, "send"),
 ]
 ORIGINALS = {(owner, name): owner.__dict__[name] for owner, name in PATCHED}
 
@@ -93,6 +96,80 @@ def test_connection_events(backend: types.SimpleNamespace, data: st.DataObject, 
                 break
             out.extend(repr(e) for e in conn.events())
             out.append(conn.state.name)
+        return out
+
+    same(run, backend)
+
+
+@given(data=st.data(), client=st.booleans())
+def test_connection_events_taken_a_few_at_a_time(
+    backend: types.SimpleNamespace, data: st.DataObject, client: bool
+) -> None:
+    """A consumer that drops the events() generator after a few events, replies to messages with
+    Connection.send in between, and ends with receive_data(None): the same events, bytes and
+    states."""
+    chunks = data.draw(conversation(masked=not client).flatmap(chunked))
+    takes = data.draw(st.lists(st.integers(0, 3), min_size=len(chunks) + 1, max_size=len(chunks) + 1))
+
+    def run() -> List[str]:
+        conn = Connection(ConnectionType.CLIENT if client else ConnectionType.SERVER)
+        out = []
+        with mock.patch("os.urandom", counter_bytes()):
+            for chunk, take in zip(chunks + [None], takes):
+                try:
+                    conn.receive_data(chunk)
+                except Exception as exc:  # LocalProtocolError once closed
+                    out.append("raised %s: %s" % (type(exc).__name__, exc))
+                    break
+                events = conn.events()
+                for _, event in zip(range(take), events):
+                    out.append(repr(event))
+                    if isinstance(event, (BytesMessage, TextMessage)):
+                        try:
+                            out.append(repr(conn.send(event)))
+                        except Exception as exc:
+                            out.append("send raised %s: %s" % (type(exc).__name__, exc))
+                out.append(conn.state.name)
+            out.extend(repr(e) for e in conn.events())
+        return out
+
+    same(run, backend)
+
+
+send_events = st.lists(
+    st.one_of(
+        st.builds(BytesMessage, data=st.one_of(st.binary(max_size=200), big_bytes), message_finished=st.booleans()),
+        st.builds(TextMessage, data=st.text(max_size=100), message_finished=st.booleans()),
+        st.builds(BytesMessage, data=st.builds(bytearray, st.binary(max_size=20))),
+        st.builds(BytesMessage, data=st.builds(memoryview, st.binary(max_size=20))),
+        st.builds(TextMessage, data=st.just("\ud800")),  # not encodable
+        st.builds(Ping, payload=st.binary(max_size=20)),
+        st.builds(Pong, payload=st.binary(max_size=20)),
+        st.builds(CloseConnection, code=st.sampled_from([1000, 1001, 4000]), reason=st.sampled_from([None, "bye"])),
+    ),
+    max_size=8,
+)
+
+
+@given(events=send_events, client=st.booleans(), remote_close=st.booleans())
+def test_connection_send(backend: types.SimpleNamespace, events: List[Any], client: bool, remote_close: bool) -> None:
+    """Connection.send: the same bytes (and type), exceptions and states, fragmented messages
+    and a peer's close included."""
+
+    def run() -> List[Any]:
+        conn = Connection(ConnectionType.CLIENT if client else ConnectionType.SERVER)
+        out: List[Any] = []
+        if remote_close:
+            conn.receive_data(encode(8, b"\x03\xe8", key=None if client else b"\x01\x02\x03\x04"))
+            out.extend(repr(e) for e in conn.events())
+        with mock.patch("os.urandom", counter_bytes()):
+            for event in events:
+                try:
+                    result = conn.send(event)
+                    out.append((type(result).__name__, bytes(result)))
+                except Exception as exc:
+                    out.append((type(exc).__name__, str(exc)))
+                out.append(conn.state.name)
         return out
 
     same(run, backend)

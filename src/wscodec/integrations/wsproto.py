@@ -1,9 +1,15 @@
 """wscodec inside wsproto: the same events, errors and partial frames, fewer Python steps per frame.
 
-``install()`` patches methods of ``wsproto.frame_protocol`` in place (every ``Connection`` and
-``FrameProtocol``, existing or new, uses them; the classes, ``Opcode``, ``CloseReason`` and
-``ParseFailed`` stay wsproto's own):
+``install()`` patches methods of ``wsproto.connection.Connection`` and ``wsproto.frame_protocol``
+in place (every ``Connection`` and ``FrameProtocol``, existing or new, uses them; the classes,
+events, ``Opcode``, ``CloseReason`` and ``ParseFailed`` stay wsproto's own):
 
+* ``Connection.events``: a final text or binary frame that is complete in the buffer becomes its
+  ``TextMessage``/``BytesMessage`` in one step (wsproto: four nested generators and a ``Frame``
+  per step); every other frame is one step of wsproto's own parser, mapped to its event as
+  wsproto maps it, and that parser still stops for good after a close or an error.
+* ``Connection.send``: a whole ``BytesMessage``/``TextMessage`` in the OPEN state is one
+  ``build_frame`` call (wsproto: ``send`` -> ``send_data`` -> ``_serialize_frame`` and a copy).
 * ``FrameDecoder.process_buffer``: a frame that is entirely in the buffer, on a connection without
   extensions, is parsed with one ``parse_header`` call, unmasked with one ``apply_mask`` call and
   cut from the buffer once (wsproto: ~8 buffer slices and commits, a namedtuple per step, an XOR
@@ -18,6 +24,9 @@
 * ``MessageDecoder.process_frame``: a complete one-frame message skips the incremental decoder
   (wsproto builds one per text frame); the text is decoded by CPython's UTF-8 codec either way,
   because wsproto hands out ``str``.
+
+Both take only plain ``Connection``/``FrameProtocol`` instances without extensions (subclasses
+and permessage-deflate connections run wsproto's methods).
 
 Exactness rule: the fast paths only take frames that wsproto accepts. Whenever wscodec sees
 anything unusual (a reserved opcode, a non-minimal length, a wrong mask bit, an error of any
@@ -169,27 +178,36 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
         self.payload_consumed = 0
         return True
 
-    def fast_process_buffer(self: Any) -> Any:
-        if self.header is not None or self.extensions:
-            return orig_process_buffer(self)
-        h = header(self)
+    def take_frame(decoder: Any, data_only: bool) -> Any:
+        """The next frame, when it is complete in the buffer of a decoder without extensions or a
+        frame in progress, and wsproto would accept its header; None (nothing consumed)
+        otherwise. ``data_only``: only a final text or binary frame."""
+        h = header(decoder)
         if h is None or h.rsv1 or h.rsv2 or h.rsv3:
-            return orig_process_buffer(self)
-        buf = self.buffer.buffer
+            return None
+        if data_only and (not h.fin or (h.opcode != 1 and h.opcode != 2)):
+            return None
+        buf = decoder.buffer.buffer
         start = h.header_size
         length = h.length
         end = start + length
         if end > len(buf):
-            return orig_process_buffer(self)  # partial frame: wsproto's own partial delivery
+            return None  # partial frame: wsproto's own partial delivery
         if h.masked:
             payload = unmask(buf, start, end, h.mask)
         else:
             payload = bytes(buf[start:end]) if length < VIEW_THRESHOLD else copy_out(buf, start, end)
         del buf[:end]
         # The state wsproto leaves after a finished frame.
-        self.payload_required = length if h.opcode >= 8 else 0
-        self.payload_consumed = length
+        decoder.payload_required = length if h.opcode >= 8 else 0
+        decoder.payload_consumed = length
         return Frame(OPCODES[h.opcode], payload, True, h.fin)
+
+    def fast_process_buffer(self: Any) -> Any:
+        if self.header is not None or self.extensions:
+            return orig_process_buffer(self)
+        frame = take_frame(self, False)
+        return orig_process_buffer(self) if frame is None else frame
 
     def fast_masker_process(self: Any, data: Any) -> bytearray:
         key = self._masking_key
@@ -237,6 +255,107 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
                 mask_inplace(part, key)
         return frame
 
+    from wsproto import connection as wc
+    from wsproto import events as we
+
+    Connection, FrameProtocol, ParseFailed = wc.Connection, fp.FrameProtocol, fp.ParseFailed
+    OPEN, LOCAL_CLOSING, CLOSED, REMOTE_CLOSING = (
+        wc.ConnectionState.OPEN,
+        wc.ConnectionState.LOCAL_CLOSING,
+        wc.ConnectionState.CLOSED,
+        wc.ConnectionState.REMOTE_CLOSING,
+    )
+    BytesMessage, TextMessage, CloseConnection = we.BytesMessage, we.TextMessage, we.CloseConnection
+    Ping, Pong = we.Ping, we.Pong
+    PING, PONG, CLOSE = Opcode.PING, Opcode.PONG, Opcode.CLOSE
+    orig_events = Connection.events
+    orig_send = Connection.send
+
+    def event_for(conn: Any, frame: Any) -> Any:
+        """wsproto's Connection.events mapping of one frame to one event (None: no event)."""
+        opcode = frame.opcode
+        if opcode is PING:
+            return Ping(payload=frame.payload)
+        if opcode is PONG:
+            return Pong(payload=frame.payload)
+        if opcode is CLOSE:
+            code, reason = frame.payload
+            conn._state = CLOSED if conn.state is LOCAL_CLOSING else REMOTE_CLOSING
+            return CloseConnection(code=code, reason=reason)
+        if opcode is TEXT:
+            return TextMessage(
+                data=frame.payload, frame_finished=frame.frame_finished, message_finished=frame.message_finished
+            )
+        if opcode is BINARY:
+            return BytesMessage(
+                data=frame.payload, frame_finished=frame.frame_finished, message_finished=frame.message_finished
+            )
+        return None
+
+    def fast_events(self: Any) -> Any:
+        # wsproto: events() -> received_frames() -> _parse_more generator -> process_buffer ->
+        # process_frame, per frame. Here, a final text or binary frame complete in the buffer
+        # becomes its event in one step; anything else is one step of wsproto's own generator.
+        queued = self._events
+        while queued:
+            yield queued.popleft()
+        proto = self._proto
+        if self.__class__ is not Connection or proto.__class__ is not FrameProtocol or proto.extensions:
+            yield from orig_events(self)
+            return
+        parse_more = proto._parse_more
+        decoder = proto._frame_decoder
+        messages = proto._message_decoder
+        try:
+            # A finished generator: wsproto reads nothing more (after a close or an error).
+            while parse_more.gi_frame is not None:
+                frame = None
+                if decoder.header is None and messages.opcode is None and not decoder.extensions:
+                    frame = take_frame(decoder, True)
+                if frame is not None:
+                    try:
+                        frame = messages.process_frame(frame)
+                    except ParseFailed:
+                        parse_more.close()  # as wsproto's generator dies with the error
+                        raise
+                else:
+                    frame = next(parse_more)
+                    if frame is None:
+                        return
+                    if frame.opcode is CLOSE:
+                        parse_more.close()  # wsproto's generator ends after a close frame
+                event = event_for(self, frame)
+                if event is not None:
+                    yield event
+        except ParseFailed as exc:
+            yield CloseConnection(code=exc.code, reason=str(exc))
+
+    def fast_send(self: Any, event: Any) -> bytes:
+        cls = event.__class__
+        if (cls is BytesMessage or cls is TextMessage) and event.message_finished is True:
+            proto = self._proto
+            if (
+                self._state is OPEN
+                and self.__class__ is Connection
+                and proto.__class__ is FrameProtocol
+                and not proto.extensions
+                and proto._outbound_opcode is None
+            ):
+                data = event.data
+                if data.__class__ is bytes or data.__class__ is bytearray:
+                    opcode = BINARY
+                elif data.__class__ is str:
+                    opcode, data = TEXT, data.encode("utf-8")
+                else:
+                    return orig_send(self, event)
+                # os.urandom looked up per call, as wsproto does, so that tests can patch it.
+                return build_frame(opcode, data, mask=os.urandom(4) if proto.client else None)
+        return orig_send(self, event)
+
+    fast_events.__doc__ = orig_events.__doc__
+    fast_send.__doc__ = orig_send.__doc__
+    patches.set(Connection, "events", fast_events)
+    patches.set(Connection, "send", fast_send)
     patches.set(fp.FrameDecoder, "process_buffer", fast_process_buffer)
     patches.set(fp.FrameDecoder, "parse_header", fast_parse_header)
     patches.set(fp.XorMaskerSimple, "process", fast_masker_process)
