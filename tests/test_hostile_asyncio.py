@@ -412,3 +412,18 @@ def test_failing_a_peer_that_keeps_sending_still_delivers_the_close(backend):
             await drained(server)
 
     hostile(main)
+
+
+def test_failed_connection_without_close_timeout_still_ends(backend):
+    """close_timeout=None: nothing would bound a wait for the peer's EOF, so a failed connection
+    is closed at once (the peer keeps its socket open and says nothing)."""
+
+    async def main() -> None:
+        async with serve(echo, codec=backend, close_timeout=None) as server:
+            raw = await opened(server.port)
+            await raw.send(bytes((0x83, 0x80)) + MASK)  # reserved opcode 3
+            await drained(server)
+            assert codes(backend, await raw.read_all()) == [1002]
+            raw.close()
+
+    hostile(main)

@@ -210,11 +210,12 @@ class WebSocket(asyncio.Protocol):
                     transport.abort()
             elif not self._transport_closing:
                 self._transport_closing = True
-                if conn.error is not None and transport.can_write_eof():
+                if conn.error is not None and conn.close_timeout is not None and transport.can_write_eof():
                     # We failed the connection while the peer may still be sending. Closing with
                     # its data unread makes the kernel reset the connection, and a reset can
                     # destroy our close frame before the peer reads it: half-close instead, drop
                     # what still arrives, and let the peer's EOF (or the close timeout) end it.
+                    # Without a close timeout nothing would bound that wait: close at once.
                     transport.write_eof()
                 else:
                     transport.close()
