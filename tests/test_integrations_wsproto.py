@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 pytest.importorskip("wsproto")
 
 from wsproto import Connection, ConnectionType  # noqa: E402
-from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage  # noqa: E402
+from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage  # noqa: E402
 from wsproto import extensions as wpext  # noqa: E402
 from wsproto import frame_protocol as fp  # noqa: E402
 
@@ -141,6 +141,8 @@ send_events = st.lists(
         st.builds(BytesMessage, data=st.one_of(st.binary(max_size=200), big_bytes), message_finished=st.booleans()),
         st.builds(TextMessage, data=st.text(max_size=100), message_finished=st.booleans()),
         st.builds(BytesMessage, data=st.builds(bytearray, st.binary(max_size=20))),
+        st.builds(Message, data=st.one_of(st.binary(max_size=20), st.text(max_size=20)),
+                  message_finished=st.booleans()),  # what uvicorn sends
         st.builds(BytesMessage, data=st.builds(memoryview, st.binary(max_size=20))),
         st.builds(TextMessage, data=st.just("\ud800")),  # not encodable
         st.builds(Ping, payload=st.binary(max_size=20)),

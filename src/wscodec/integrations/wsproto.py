@@ -8,7 +8,7 @@ events, ``Opcode``, ``CloseReason`` and ``ParseFailed`` stay wsproto's own):
   ``TextMessage``/``BytesMessage`` in one step (wsproto: four nested generators and a ``Frame``
   per step); every other frame is one step of wsproto's own parser, mapped to its event as
   wsproto maps it, and that parser still stops for good after a close or an error.
-* ``Connection.send``: a whole ``BytesMessage``/``TextMessage`` in the OPEN state is one
+* ``Connection.send``: a whole ``Message``/``BytesMessage``/``TextMessage`` in the OPEN state is one
   ``build_frame`` call (wsproto: ``send`` -> ``send_data`` -> ``_serialize_frame`` and a copy).
 * ``FrameDecoder.process_buffer``: a frame that is entirely in the buffer, on a connection without
   extensions, is parsed with one ``parse_header`` call, unmasked with one ``apply_mask`` call and
@@ -266,6 +266,7 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
         wc.ConnectionState.REMOTE_CLOSING,
     )
     BytesMessage, TextMessage, CloseConnection = we.BytesMessage, we.TextMessage, we.CloseConnection
+    Message = we.Message
     Ping, Pong = we.Ping, we.Pong
     PING, PONG, CLOSE = Opcode.PING, Opcode.PONG, Opcode.CLOSE
     orig_events = Connection.events
@@ -332,7 +333,8 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
 
     def fast_send(self: Any, event: Any) -> bytes:
         cls = event.__class__
-        if (cls is BytesMessage or cls is TextMessage) and event.message_finished is True:
+        # Message itself too: uvicorn sends wsproto.events.Message (the opcode follows the data).
+        if (cls is BytesMessage or cls is TextMessage or cls is Message) and event.message_finished is True:
             proto = self._proto
             if (
                 self._state is OPEN
