@@ -403,3 +403,36 @@ def test_install_mid_stream(backend: types.SimpleNamespace) -> None:
         return out
 
     assert run(True) == run(False)
+
+
+@pytest.mark.parametrize("close_first", ["events", "partly"])
+@pytest.mark.parametrize("same_read", [False, True])
+def test_install_after_a_close_was_read(
+    backend: types.SimpleNamespace, close_first: str, same_read: bool
+) -> None:
+    """wsproto read the peer's close before the integration was installed (its parser is then
+    finished, possibly without showing it yet); what the peer sent after the close, in the same
+    read or later, stays unread with the integration too."""
+    close = encode(0x8, b"\x03\xe8", key=b"abcd")
+    after = encode(0x2, b"after the close", key=b"wxyz")
+
+    def run(install: bool) -> List[str]:
+        conn = Connection(ConnectionType.SERVER)
+        conn.receive_data(encode(0x1, b"hi", key=b"abcd") + close + (after if same_read else b""))
+        out = []
+        events = conn.events()
+        for event in events:
+            out.append(repr(event))
+            if close_first == "partly" and "CloseConnection" in repr(event):
+                break  # the generator is left suspended right after the close
+        if install:
+            integration.install(codec=backend)
+        try:
+            conn.receive_data(after)
+            out.extend(repr(e) for e in conn.events())
+            out.append(conn.state.name)
+        finally:
+            integration.uninstall()
+        return out
+
+    assert run(True) == run(False)

@@ -301,7 +301,14 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
         while queued:
             yield queued.popleft()
         proto = self._proto
-        if self.__class__ is not Connection or proto.__class__ is not FrameProtocol or proto.extensions:
+        if (
+            self.__class__ is not Connection
+            or proto.__class__ is not FrameProtocol
+            or proto.extensions
+            # After the peer's close (or EOF) wsproto's parser may be finished without showing
+            # it yet (a consumer that stopped right after the close event): its own code decides.
+            or (self._state is not OPEN and self._state is not LOCAL_CLOSING)
+        ):
             yield from orig_events(self)
             return
         parse_more = proto._parse_more
@@ -320,8 +327,8 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
                         parse_more.close()  # as wsproto's generator dies with the error
                         raise
                 else:
-                    frame = next(parse_more)
-                    if frame is None:
+                    frame = next(parse_more, None)
+                    if frame is None:  # more data needed, or the parser has finished
                         return
                     if frame.opcode is CLOSE:
                         parse_more.close()  # wsproto's generator ends after a close frame
