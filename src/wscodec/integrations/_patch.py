@@ -9,6 +9,7 @@ uninstall. One re-entrant lock serializes every install and uninstall.
 from __future__ import annotations
 
 import importlib
+import struct
 import threading
 import types
 import warnings
@@ -170,6 +171,17 @@ def installed_integrations() -> Dict[str, str]:
 #: Below this many bytes a payload is sliced out of the receive buffer (one small copy); from it
 #: on it is read through a memoryview (no copy: creating and releasing one costs ~0.5 us).
 VIEW_THRESHOLD = 4096
+
+
+def frame_header(first_byte: int, masked: bool, length: int) -> bytes:
+    """A frame header, RFC 6455 5.2 (shortest length form), without the masking key: for the
+    payloads build_frame does not take in one piece."""
+    mask_bit = 0x80 if masked else 0
+    if length < 126:
+        return struct.pack("!BB", first_byte, mask_bit | length)
+    if length < 65536:
+        return struct.pack("!BBH", first_byte, mask_bit | 126, length)
+    return struct.pack("!BBQ", first_byte, mask_bit | 127, length)
 
 
 def unmasker(apply_mask: Callable[[Any, Any], bytes]) -> Callable[[bytearray, int, int, bytes], bytes]:

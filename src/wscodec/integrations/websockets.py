@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import io
 import secrets
-import struct
 import types
 from typing import Any, Callable, Generator, List, Optional, Sequence
 
@@ -38,6 +37,7 @@ from ._patch import (
     IntegrationError,
     PatchSet,
     check_version,
+    frame_header,
     install_integration,
     installed_integrations,
     uninstall_integration,
@@ -164,14 +164,7 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
             | (0b00010000 if frame.rsv3 else 0)
             | frame.opcode
         )
-        head2 = 0b10000000 if mask else 0
-        length = len(frame.data)
-        if length < 126:
-            output.write(struct.pack("!BB", head1, head2 | length))
-        elif length < 65536:
-            output.write(struct.pack("!BBH", head1, head2 | 126, length))
-        else:
-            output.write(struct.pack("!BBQ", head1, head2 | 127, length))
+        output.write(frame_header(head1, mask, len(frame.data)))
         if mask:
             mask_bytes = secrets.token_bytes(4)
             output.write(mask_bytes)

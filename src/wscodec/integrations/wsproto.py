@@ -37,7 +37,6 @@ original method, so every ``ParseFailed`` (message and code) and every edge case
 from __future__ import annotations
 
 import os
-import struct
 import types
 from typing import Any, List, Optional
 
@@ -51,6 +50,7 @@ from ._patch import (
     uninstall_integration,
     unmasker,
     copy_out,
+    frame_header,
     VIEW_THRESHOLD,
 )
 
@@ -98,19 +98,6 @@ def _check_structure(fp: types.ModuleType) -> None:
             raise IntegrationError("wsproto.frame_protocol.%s is not what this integration expects" % cls)
     if fp.Frame._fields != ("opcode", "payload", "frame_finished", "message_finished"):
         raise IntegrationError("wsproto.frame_protocol.Frame has other fields")
-
-
-def large_frame_header(opcode: int, fin: bool, length: int, key: Optional[bytes]) -> bytearray:
-    """The header (and masking key) of a frame with a payload of more than 125 bytes."""
-    b0 = (0x80 if fin else 0) | opcode
-    masked = 0x80 if key is not None else 0
-    if length < 65536:
-        header = bytearray(struct.pack("!BBH", b0, masked | 126, length))
-    else:
-        header = bytearray(struct.pack("!BBQ", b0, masked | 127, length))
-    if key is not None:
-        header += key
-    return header
 
 
 def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None:
@@ -247,7 +234,9 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
             return bytearray(build_frame(opcode, payload, fin=fin, mask=key))
         # Large: header, then the payload copied once into the frame and masked there
         # (build_frame's bytes converted to a bytearray would copy the payload twice).
-        frame = large_frame_header(opcode, fin, len(payload), key)
+        frame = bytearray(frame_header((0x80 if fin else 0) | opcode, key is not None, len(payload)))
+        if key is not None:
+            frame += key
         start = len(frame)
         frame += payload
         if key is not None:
