@@ -14,6 +14,7 @@ import os
 import sys
 import sysconfig
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List, TypeVar
 
@@ -166,10 +167,17 @@ def test_a_decoder_shared_by_mistake_refuses_overlapping_feeds(backend):
             except RuntimeError as exc:
                 refused.append(str(exc))
 
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often: overlaps happen in every round or two
     thread = threading.Thread(target=intruder)
     thread.start()
+    deadline = time.monotonic() + 20
     try:
-        for _ in range(8):
+        # At least 8 rounds, then on until an overlap was seen (bounded): the timing of thread
+        # switches differs between interpreters (PyPy's JIT makes a feed short).
+        rounds = 0
+        while rounds < 8 or (not refused and time.monotonic() < deadline):
+            rounds += 1
             while True:
                 try:
                     frames = decoder.feed(frame)
@@ -181,4 +189,5 @@ def test_a_decoder_shared_by_mistake_refuses_overlapping_feeds(backend):
     finally:
         stop.set()
         thread.join()
+        sys.setswitchinterval(interval)
     assert refused and set(refused) == {"FrameDecoder.feed called again while running"}
