@@ -218,6 +218,10 @@ class WebSocketProtocol(asyncio.Protocol):
 
     # ---------------------------------------------------------------- handshake
     def handshake_data(self, data: bytes) -> None:
+        # uvicorn calls this before it hands the transport over: an exception here would reach
+        # its HTTP protocol, which drops the socket while this instance stays registered in
+        # server_state.connections (limit_concurrency counts it, shutdown waits for it). Every
+        # failure is answered instead (4xx for bad input, 500 for our own), and the socket closed.
         assert self.head_reader is not None
         try:
             result = self.head_reader.feed(data)
@@ -227,14 +231,19 @@ class WebSocketProtocol(asyncio.Protocol):
             self.head_reader = None
             request = parse_request(head)
             self.key = check_request(request, self.conn.codec)
-        except InvalidRequest as exc:
+            self.negotiate_deflate(request)
+            self.handle_connect(request)
+        except Exception as exc:
             self.head_reader = None
+            if isinstance(exc, InvalidRequest):
+                status, message, headers = exc.status, exc.message, exc.headers
+            else:
+                self.logger.error("Exception in the WebSocket opening handshake", exc_info=exc)
+                status, message, headers = 500, "Internal server error", []
             self.handshake_complete = self.close_sent = True
-            self.transport.write(error_response(exc.status, exc.message, exc.headers))
+            self.transport.write(error_response(status, message, headers))
             self.transport.close()
             return
-        self.negotiate_deflate(request)
-        self.handle_connect(request)
         if rest:  # frames pipelined behind the request: queued until the app accepts
             self.data_received(rest)
 
