@@ -48,6 +48,10 @@ async def echo_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def lifespan_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http":  # plain HTTP: "ok"
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+        return
     if scope["type"] == "lifespan":  # lifespan state: shared with websocket scopes
         while True:
             message = await receive()
@@ -244,5 +248,52 @@ def test_keepalive_ping(backend: types.SimpleNamespace) -> None:
                         break
                     await asyncio.sleep(0.01)
                 assert protocol.last_ping_rtt > 0
+
+    run(main())
+
+
+async def http_status(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    writer.close()
+    return head[9:12]
+
+
+def test_failed_handshakes_release_their_connection(backend: types.SimpleNamespace, monkeypatch: Any) -> None:
+    """A handshake that fails in our code (500) or on bad input (400) is answered and leaves
+    nothing registered: limit_concurrency still admits requests and shutdown completes."""
+    import wscodec.deflate
+
+    def broken(*args: Any) -> Any:
+        raise ValueError("invalid literal for int() with base 10: '\xb9'")
+
+    monkeypatch.setattr(wscodec.deflate, "server_negotiate", broken)
+
+    async def main() -> None:
+        async with Running(backend, limit_concurrency=5) as srv:
+            for _ in range(6):
+                with pytest.raises(InvalidStatus) as info:
+                    await connect(srv.url(), codec=backend)  # offers permessage-deflate
+                assert info.value.status == 500
+            smuggled = (
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                b"Content-Length: 4\r\n\r\nbody"
+            )
+            for _ in range(6):
+                assert await http_status(srv.port, smuggled) == b"400"
+            connections = srv.server.server_state.connections
+            for _ in range(500):
+                if not connections:
+                    break
+                await asyncio.sleep(0.01)
+            assert not connections, connections
+            plain = b"GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            assert await http_status(srv.port, plain) == b"200"
+            async with connect(srv.url(), codec=backend, compression=None) as ws:
+                await ws.send("still works")
+                assert await ws.recv() == "still works"
+        # leaving Running waited for uvicorn's graceful shutdown (bounded by TIMEOUT)
 
     run(main())
