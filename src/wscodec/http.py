@@ -147,6 +147,10 @@ class HeadReader:
         self._buf = bytearray()
         return head, rest
 
+    def clear(self) -> None:
+        """Drop what was buffered (the head will not be read any further)."""
+        self._buf = bytearray()
+
 
 def _parse_fields(lines: Sequence[bytes], max_line: int, max_headers: int) -> Headers:
     if len(lines) > max_headers:

@@ -176,11 +176,14 @@ class connect:
                 raise
             return ws
 
+        timeout, start = self._open_timeout, loop.time()
         try:
-            ws = await asyncio.wait_for(attempt(), self._open_timeout)
+            ws = await asyncio.wait_for(attempt(), timeout)
         except asyncio.TimeoutError:
+            if timeout is None or loop.time() - start < timeout * 0.99:
+                raise  # the system's own timeout (ETIMEDOUT), not ours
             raise asyncio.TimeoutError(
-                "%s to %s:%d timed out (open_timeout=%gs)" % (phase[0], host, port, self._open_timeout or 0)
+                "%s to %s:%d timed out (open_timeout=%gs)" % (phase[0], host, port, timeout)
             ) from None
         self._ws = ws
         return ws

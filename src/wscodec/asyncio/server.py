@@ -211,6 +211,7 @@ class ServerConnection(WebSocket):
         if transport is None or self._transport_closing:
             return
         self._transport_closing = True
+        self._pending = bytearray()
         transport.write(response)
         if transport.can_write_eof():
             # The client may still be sending (early frames, a flood): closing with its data
@@ -235,6 +236,7 @@ class ServerConnection(WebSocket):
     def _end_handshake(self) -> None:
         """The handshake is answered (or gone): it no longer counts toward max_handshakes."""
         self.server._handshakes.discard(self)
+        self._reader.clear()
         if self._handshake_timer is not None:
             self._handshake_timer.cancel()
             self._handshake_timer = None
