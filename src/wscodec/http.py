@@ -129,7 +129,8 @@ class HeadReader:
         end = self._buf.find(b"\r\n\r\n", start)
         # A bare LF would never end the head (the peer waits for an answer, we for CRLF CRLF):
         # refuse it at once rather than time out. It is also how request smuggling starts.
-        if _BARE_LF.search(self._buf, max(0, len(self._buf) - len(data) - 1), end if end >= 0 else len(self._buf)):
+        new = max(0, len(self._buf) - len(data) - 1)  # the lookbehind needs the byte before
+        if _BARE_LF.search(self._buf, new, end if end >= 0 else len(self._buf)):
             raise InvalidRequest(400, "Line ends must be CRLF")
         if end < 0:
             first = self._buf.find(b"\r\n")
@@ -342,7 +343,7 @@ def parse_url(url: str) -> Tuple[bool, str, int, str]:
 
 def _check_value(field: str, value: str) -> str:
     if not isinstance(value, str) or _VALUE_BAD_STR.search(value):
-        raise ValueError("invalid %s: %r (control characters such as CR or LF are not allowed)" % (field, value))
+        raise ValueError("invalid %s: %r (no control characters such as CR or LF)" % (field, value))
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:
@@ -374,7 +375,7 @@ def build_request(
     if not isinstance(host, str) or not host or not _TARGET_STR.match(host) or any(c in host for c in "/?#@"):
         raise ValueError("invalid host: %r" % (host,))
     if not isinstance(resource, str) or not _TARGET_STR.match(resource):
-        raise ValueError("invalid resource: %r (visible ASCII characters only; percent-encode the rest)" % (resource,))
+        raise ValueError("invalid resource: %r (visible ASCII only; percent-encode the rest)" % (resource,))
     _check_value("Sec-WebSocket-Key", key)
     for proto in subprotocols:
         _check_token("subprotocol", proto)

@@ -50,7 +50,8 @@ class ClientConnection(WebSocket):
             got = self._check_response(data)
         except Exception as exc:
             if not isinstance(exc, InvalidHandshake):  # never a bare error from deep inside
-                exc = InvalidHandshake("cannot process the handshake response: %s: %s" % (type(exc).__name__, exc))
+                what = "%s: %s" % (type(exc).__name__, exc)
+                exc = InvalidHandshake("cannot process the handshake response: %s" % what)
             self.handshake.set_exception(exc)
             assert self.transport is not None
             self.transport.close()
@@ -136,7 +137,7 @@ class connect:
         secure, host, port, resource = parse_url(self.url)
         ssl = self._ssl
         if not secure and ssl is not None:
-            raise ValueError("ssl given for %r: use a wss:// URL (a ws:// URL connects in plaintext)" % self.url)
+            raise ValueError("ssl given for %r: use a wss:// URL (ws:// would be plaintext)" % self.url)
         if secure and ssl is None:
             ssl = ssl_module.create_default_context()
         loop = asyncio.get_running_loop()

@@ -153,7 +153,8 @@ class ServerConnection(WebSocket):
                 raise InvalidRequest(503, "Too many connections", [("Retry-After", "1")])
             subprotocol = None
             if server.subprotocols:
-                subprotocol = select_subprotocol(offered_subprotocols(self.request.headers), server.subprotocols)
+                offered = offered_subprotocols(self.request.headers)
+                subprotocol = select_subprotocol(offered, server.subprotocols)
             headers, deflate = list(server.extra_headers), None
             if server.deflate_options is not None:
                 offers = self.request.headers.get_all("Sec-WebSocket-Extensions")
