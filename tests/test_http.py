@@ -190,3 +190,79 @@ def test_parse_url(backend):
     assert parse_url("wss://example.com") == (True, "example.com", 443, "/")
     with pytest.raises(ValueError):
         parse_url("http://example.com")
+
+
+# ---------------------------------------------------------------- smuggling, line ends, targets
+@pytest.mark.parametrize(
+    "field", [{"Content-Length": "4"}, {"Transfer-Encoding": "chunked"}, {"content-length": "0"}]
+)
+def test_upgrade_request_with_a_body_is_400(backend, field):
+    err = rejected(400, request(**field), backend)
+    assert "body" in err.message
+
+
+@pytest.mark.parametrize("target", [b"/\xc3\xa9", b"/\x80", b"/a\x7f", b"/a\tb"])
+def test_request_target_must_be_visible_ascii(backend, target):
+    with pytest.raises(InvalidRequest) as info:
+        parse_request(b"GET " + target + b" HTTP/1.1\r\nHost: x")
+    assert info.value.status == 400
+
+
+def test_head_reader_refuses_bare_lf_wherever_reads_split(backend):
+    data = b"GET / HTTP/1.1\r\nHost: x\nUpgrade: websocket\r\n\r\n"
+    for split in range(1, len(data)):
+        reader = HeadReader()
+        with pytest.raises(InvalidRequest) as info:
+            reader.feed(data[:split])
+            reader.feed(data[split:])
+        assert info.value.status == 400, split
+    ok = HeadReader()  # a CRLF split between two reads is fine
+    assert ok.feed(b"GET / HTTP/1.1\r") is None
+    assert ok.feed(b"\nHost: x\r\n\r\n\n\x81") == (b"GET / HTTP/1.1\r\nHost: x", b"\n\x81")
+
+
+# ---------------------------------------------------------------- the client's request is checked
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(origin="o\r\nEvil: 1"), "origin"),
+        (dict(origin="o\x00"), "origin"),
+        (dict(headers=[("X-A", "v\nEvil: 1")]), "X-A"),
+        (dict(headers=[("X-A\r\nEvil", "v")]), "header name"),
+        (dict(headers=[("", "v")]), "header name"),
+        (dict(headers=[("X-A", "\u0100")]), "X-A"),
+        (dict(subprotocols=["a,b"]), "subprotocol"),
+        (dict(subprotocols=["a\r\n"]), "subprotocol"),
+        (dict(resource="/a b"), "resource"),
+        (dict(resource="/\r\nEvil: 1"), "resource"),
+        (dict(resource="/\u00e9"), "resource"),
+        (dict(host="h\r\nEvil: 1"), "host"),
+        (dict(host="h/x"), "host"),
+        (dict(key="k\r\nEvil: 1"), "Sec-WebSocket-Key"),
+    ],
+)
+def test_build_request_refuses_what_would_inject(backend, kwargs, field):
+    args = dict(host="example.com", port=80, resource="/", key=KEY)
+    args.update(kwargs)
+    with pytest.raises(ValueError) as info:
+        build_request(**args)
+    assert field in str(info.value)
+
+
+def test_parse_url_encodes_what_a_request_line_cannot_carry(backend):
+    assert parse_url("ws://h/a b/\u00e9?x=%41 1")[3] == "/a%20b/%C3%A9?x=%41%201"
+    assert parse_url("ws://b\u00fccher.example/")[1] == "xn--bcher-kva.example"
+    secure, host, port, resource = parse_url("ws://[::1]:9000/")
+    assert (host, port) == ("::1", 9000)
+    assert b"Host: [::1]:9000\r\n" in build_request(host, port, resource, KEY)
+
+
+def test_redirect_status_names_its_location(backend):
+    head = b"HTTP/1.1 302 Found\r\nLocation: wss://other.example/ws\r\nContent-Length: 0"
+    with pytest.raises(InvalidStatus) as info:
+        check_response(parse_response(head), KEY, backend)
+    assert info.value.location == "wss://other.example/ws"
+    assert "wss://other.example/ws" in str(info.value)
+    with pytest.raises(InvalidStatus) as info:
+        check_response(parse_response(b"HTTP/1.1 404 Not Found\r\nLocation: /x"), KEY, backend)
+    assert info.value.location is None  # only a redirect has one

@@ -14,6 +14,7 @@ import pytest
 uvicorn = pytest.importorskip("uvicorn")
 
 from wscodec.asyncio import ConnectionClosed, InvalidStatus, connect  # noqa: E402
+from wscodec.http import MAX_EARLY_DATA  # noqa: E402
 from wscodec.integrations.uvicorn import WebSocketProtocol  # noqa: E402
 
 TIMEOUT = 10.0
@@ -21,7 +22,8 @@ TIMEOUT = 10.0
 
 async def echo_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
     """Echo; the path picks a behaviour: /deny (403), /teapot (HTTP 418 with a body), /close/CODE
-    (the server closes with CODE after the first message), /sub (accepts the first subprotocol)."""
+    (the server closes with CODE after the first message), /sub (accepts the first subprotocol),
+    /late (accepts after 0.2 s)."""
     assert scope["type"] == "websocket"
     record: List[Any] = scope["state"]["events"]
     path = scope["path"]
@@ -34,6 +36,8 @@ async def echo_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "websocket.http.response.start", "status": 418, "headers": [(b"x-tea", b"1")]})
         await send({"type": "websocket.http.response.body", "body": b"short and stout"})
         return
+    if path == "/late":  # the client's first frames arrive before the accept
+        await asyncio.sleep(0.2)
     sub = scope["subprotocols"][0] if path == "/sub" and scope["subprotocols"] else None
     await send({"type": "websocket.accept", "subprotocol": sub, "headers": [(b"x-echo", b"yes")]})
     while True:
@@ -48,6 +52,10 @@ async def echo_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def lifespan_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http":  # plain HTTP: "ok"
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+        return
     if scope["type"] == "lifespan":  # lifespan state: shared with websocket scopes
         while True:
             message = await receive()
@@ -244,5 +252,103 @@ def test_keepalive_ping(backend: types.SimpleNamespace) -> None:
                         break
                     await asyncio.sleep(0.01)
                 assert protocol.last_ping_rtt > 0
+
+    run(main())
+
+
+async def http_status(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    writer.close()
+    return head[9:12]
+
+
+def test_failed_handshakes_release_their_connection(backend: types.SimpleNamespace, monkeypatch: Any) -> None:
+    """A handshake that fails in our code (500) or on bad input (400) is answered and leaves
+    nothing registered: limit_concurrency still admits requests and shutdown completes."""
+    import wscodec.deflate
+
+    def broken(*args: Any) -> Any:
+        raise ValueError("invalid literal for int() with base 10: '\xb9'")
+
+    monkeypatch.setattr(wscodec.deflate, "server_negotiate", broken)
+
+    async def main() -> None:
+        async with Running(backend, limit_concurrency=5) as srv:
+            for _ in range(6):
+                with pytest.raises(InvalidStatus) as info:
+                    await connect(srv.url(), codec=backend)  # offers permessage-deflate
+                assert info.value.status == 500
+            smuggled = (
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                b"Content-Length: 4\r\n\r\nbody"
+            )
+            for _ in range(6):
+                assert await http_status(srv.port, smuggled) == b"400"
+            connections = srv.server.server_state.connections
+            for _ in range(500):
+                if not connections:
+                    break
+                await asyncio.sleep(0.01)
+            assert not connections, connections
+            plain = b"GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            assert await http_status(srv.port, plain) == b"200"
+            async with connect(srv.url(), codec=backend, compression=None) as ws:
+                await ws.send("still works")
+                assert await ws.recv() == "still works"
+        # leaving Running waited for uvicorn's graceful shutdown (bounded by TIMEOUT)
+
+    run(main())
+
+
+def test_frames_sent_before_the_accept_wait_for_the_101(backend: types.SimpleNamespace) -> None:
+    """Whatever the client sends before the app accepts is read only after the 101: a protocol
+    error there is a close frame after the 101 (not before any HTTP answer), and messages reach
+    the app after its accept, in order."""
+    upgrade = (
+        b"GET /late HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    mask = b"\x01\x02\x03\x04"
+    early = backend.build_frame(1, b"early", mask=mask)
+
+    async def after_101(port: int, sent: bytes) -> List[Any]:
+        """The frames the server sends after its 101 when ``sent`` arrives before the accept."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(upgrade)
+        await asyncio.sleep(0.05)  # uvicorn hands the request over, the app is not done
+        writer.write(sent)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+        assert head.startswith(b"HTTP/1.1 101"), head[:60]
+        decoder, frames = backend.FrameDecoder(require_mask=False, max_frame_size=None), []
+        while not frames:
+            frames += decoder.feed(await asyncio.wait_for(reader.read(65536), TIMEOUT))
+        writer.close()
+        return [(f.opcode, bytes(f.payload)) for f in frames]
+
+    async def main() -> None:
+        async with Running(backend) as srv:
+            assert await after_101(srv.port, early) == [(1, b"early")]  # echoed after the accept
+            [(opcode, payload)] = await after_101(srv.port, b"\x81\x02hi")
+            assert (opcode, payload[:2]) == (8, b"\x03\xea")  # 1002
+
+            # a flood before the accept: what is held stays bounded (reading pauses)
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(upgrade)
+            await asyncio.sleep(0.05)
+            chunk = backend.build_frame(2, bytes(16384), mask=mask)
+            writer.write(chunk * 64)  # 1 MiB
+            await asyncio.sleep(0.1)
+            (protocol,) = list(srv.server.server_state.connections)
+            assert not protocol.handshake_complete
+            assert len(protocol.early) <= MAX_EARLY_DATA + 256 * 1024  # the allowance and one read
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+            assert head.startswith(b"HTTP/1.1 101")
+            echoed = 0
+            while echoed < 64 * (16384 + 4):  # every frame, once accepted
+                echoed += len(await asyncio.wait_for(reader.read(65536), TIMEOUT))
+            writer.close()
 
     run(main())

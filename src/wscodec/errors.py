@@ -91,13 +91,24 @@ class InvalidRequest(InvalidHandshake):
 
 
 class InvalidStatus(InvalidHandshake):
-    """A client's opening handshake got an HTTP response other than 101."""
+    """A client's opening handshake got an HTTP response other than 101. Redirects are not
+    followed: for a 3xx the message names the ``location``."""
 
     def __init__(self, status: int, reason: str = "", headers: Sequence[Any] = ()) -> None:
-        super().__init__("server rejected the WebSocket handshake: HTTP %d %s" % (status, reason))
         self.status = status
         self.reason = reason
         self.headers = list(headers)
+        message = "server rejected the WebSocket handshake: HTTP %d %s" % (status, reason)
+        if self.location is not None:
+            message += " (redirect to %s, not followed)" % self.location
+        super().__init__(message)
+
+    @property
+    def location(self) -> Optional[str]:
+        """The Location of a 3xx answer, else None."""
+        if not 300 <= self.status < 400:
+            return None
+        return next((v for k, v in self.headers if k.lower() == "location"), None)
 
 
 class ConnectionClosed(WebSocketError):

@@ -11,7 +11,7 @@ import http
 import re
 import types
 from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from .errors import InvalidHandshake, InvalidRequest, InvalidStatus
 
@@ -34,14 +34,23 @@ __all__ = [
     "MAX_LINE",
     "MAX_HEADERS",
     "MAX_HEAD",
+    "MAX_EARLY_DATA",
 ]
 
 MAX_LINE = 8192  # request line or one header line, like most servers' default
 MAX_HEADERS = 100
 MAX_HEAD = 65536  # the whole head
+# Bytes a client may send after its request head before it got the 101 (frames it pipelined):
+# held until the handshake completes, so bounded; over it the request is refused.
+MAX_EARLY_DATA = 65536
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _VALUE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # CTLs except HTAB
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_TARGET = re.compile(rb"[\x21-\x7e]+\Z")  # request-target: visible ASCII (RFC 9112 3.2, RFC 3986)
+_VALUE_BAD_STR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN_STR = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_TARGET_STR = re.compile(r"[\x21-\x7e]+\Z")
 
 HeaderList = Iterable[Tuple[str, str]]
 
@@ -105,7 +114,8 @@ class HeadReader:
     """Accumulates bytes until a complete head (up to the blank line); enforces the limits.
 
     ``feed`` returns (head, rest) once the blank line arrived, else None. Too much data raises
-    InvalidRequest: 414 for an over-long request line, 431 for header lines or the whole head.
+    InvalidRequest: 414 for an over-long request line, 431 for header lines or the whole head;
+    a line that ends in a bare LF is a 400.
     """
 
     def __init__(self, max_line: int = MAX_LINE, max_head: int = MAX_HEAD) -> None:
@@ -117,6 +127,11 @@ class HeadReader:
         start = max(0, len(self._buf) - 3)  # the terminator may straddle two reads
         self._buf += data
         end = self._buf.find(b"\r\n\r\n", start)
+        # A bare LF would never end the head (the peer waits for an answer, we for CRLF CRLF):
+        # refuse it at once rather than time out. It is also how request smuggling starts.
+        new = max(0, len(self._buf) - len(data) - 1)  # the lookbehind needs the byte before
+        if _BARE_LF.search(self._buf, new, end if end >= 0 else len(self._buf)):
+            raise InvalidRequest(400, "Line ends must be CRLF")
         if end < 0:
             first = self._buf.find(b"\r\n")
             if first < 0 and len(self._buf) > self.max_line:
@@ -132,6 +147,10 @@ class HeadReader:
         head, rest = bytes(self._buf[:end]), bytes(self._buf[end + 4 :])
         self._buf = bytearray()
         return head, rest
+
+    def clear(self) -> None:
+        """Drop what was buffered (the head will not be read any further)."""
+        self._buf = bytearray()
 
 
 def _parse_fields(lines: Sequence[bytes], max_line: int, max_headers: int) -> Headers:
@@ -159,15 +178,17 @@ def parse_request(head: bytes, *, max_line: int = MAX_LINE, max_headers: int = M
     if len(lines[0]) > max_line:
         raise InvalidRequest(414, "Request line too long")
     parts = lines[0].split(b" ")
-    if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[1] or _VALUE_BAD.search(parts[1]):
+    if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[1]:
         raise InvalidRequest(400, "Malformed request line")
     method, target, version = parts
+    if not _TARGET.match(target):
+        raise InvalidRequest(400, "Invalid character in the request target")
     if version != b"HTTP/1.1":
         if re.match(rb"HTTP/\d\.\d\Z", version):
             raise InvalidRequest(505 if version[5:6] != b"1" else 400, "HTTP/1.1 is required")
         raise InvalidRequest(400, "Malformed request line")
     headers = _parse_fields(lines[1:], max_line, max_headers)
-    return Request(method.decode("ascii"), target.decode("latin-1"), headers, "HTTP/1.1")
+    return Request(method.decode("ascii"), target.decode("ascii"), headers, "HTTP/1.1")
 
 
 def parse_response(head: bytes, *, max_line: int = MAX_LINE, max_headers: int = MAX_HEADERS) -> Response:
@@ -199,6 +220,9 @@ def check_request(request: Request, codec: types.SimpleNamespace) -> str:
         )
     if "upgrade" not in h.tokens("Connection"):
         raise InvalidRequest(400, "Connection: upgrade required")
+    # A body on an upgrade request would be read as WebSocket frames: request smuggling.
+    if "Content-Length" in h or "Transfer-Encoding" in h:
+        raise InvalidRequest(400, "An upgrade request cannot have a body")
     if h.get("Sec-WebSocket-Version") != "13":
         raise InvalidRequest(426, "Unsupported WebSocket version", [("Sec-WebSocket-Version", "13")])
     keys = h.get_all("Sec-WebSocket-Key")
@@ -306,7 +330,31 @@ def parse_url(url: str) -> Tuple[bool, str, int, str]:
     secure = parts.scheme == "wss"
     port = parts.port or (443 if secure else 80)
     resource = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-    return secure, parts.hostname, port, resource
+    # spaces and non-ASCII characters are percent-encoded (UTF-8), as browsers do; "%" is kept
+    resource = quote(resource, safe="!#$%&'()*+,/:;=?@[]~")
+    host = parts.hostname
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError("invalid host name in %r" % url) from None
+    return secure, host, port, resource
+
+
+def _check_value(field: str, value: str) -> str:
+    if not isinstance(value, str) or _VALUE_BAD_STR.search(value):
+        raise ValueError("invalid %s: %r (no control characters such as CR or LF)" % (field, value))
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError("invalid %s: %r (not encodable as ISO-8859-1)" % (field, value)) from None
+    return value
+
+
+def _check_token(field: str, value: str) -> str:
+    if not isinstance(value, str) or not _TOKEN_STR.match(value):
+        raise ValueError("invalid %s: %r (must be an HTTP token)" % (field, value))
+    return value
 
 
 def build_request(
@@ -320,6 +368,17 @@ def build_request(
     origin: Optional[str] = None,
     headers: HeaderList = (),
 ) -> bytes:
+    """The client's upgrade request. Every field is checked before anything is written: a CR or
+    LF (or another control character) in a value, a header name or subprotocol that is not a
+    token, or a resource with spaces or non-ASCII characters raises ValueError naming the field,
+    so that caller-supplied values cannot inject header fields or a second request."""
+    if not isinstance(host, str) or not host or not _TARGET_STR.match(host) or any(c in host for c in "/?#@"):
+        raise ValueError("invalid host: %r" % (host,))
+    if not isinstance(resource, str) or not _TARGET_STR.match(resource):
+        raise ValueError("invalid resource: %r (visible ASCII only; percent-encode the rest)" % (resource,))
+    _check_value("Sec-WebSocket-Key", key)
+    for proto in subprotocols:
+        _check_token("subprotocol", proto)
     host_field = "[%s]" % host if ":" in host else host
     if port != (443 if secure else 80):
         host_field += ":%d" % port
@@ -334,8 +393,10 @@ def build_request(
     if subprotocols:
         lines.append("Sec-WebSocket-Protocol: %s" % ", ".join(subprotocols))
     if origin is not None:
-        lines.append("Origin: %s" % origin)
-    lines += ["%s: %s" % (k, v) for k, v in headers]
+        lines.append("Origin: %s" % _check_value("origin", origin))
+    for name, value in headers:
+        _check_token("header name", name)
+        lines.append("%s: %s" % (name, _check_value("value of header %s" % name, value)))
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 

@@ -7,7 +7,7 @@ import random
 import ssl as ssl_module
 from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Optional, Sequence, Tuple
 
-from ..deflate import DeflateOptions, client_accept, client_offer, resolve
+from ..deflate import DeflateOptions, PerMessageDeflate, client_accept, client_offer, resolve
 from ..errors import InvalidHandshake, InvalidRequest, InvalidStatus
 from ..http import HeadReader, Response, build_request, check_response, parse_response, parse_url
 from .protocol import Options, WebSocket
@@ -47,28 +47,46 @@ class ClientConnection(WebSocket):
         if self.handshake.done():
             return
         try:
-            try:
-                got = self._reader.feed(data)
-            except InvalidRequest as exc:
-                raise InvalidHandshake("response head too large: %s" % exc.message) from None
-            if got is None:
-                return
-            head, rest = got
-            response = parse_response(head)
-            offered = self._deflate_options is not None
-            self.subprotocol = check_response(response, self._key, self.codec, self._subprotocols, offered)
-            deflate = None
-            if self._deflate_options is not None:
-                answer = response.headers.get_all("Sec-WebSocket-Extensions")
-                deflate = client_accept(answer, self._deflate_options)
-        except InvalidHandshake as exc:
+            got = self._check_response(data)
+        except Exception as exc:
+            if not isinstance(exc, InvalidHandshake):  # never a bare error from deep inside
+                what = "%s: %s" % (type(exc).__name__, exc)
+                exc = InvalidHandshake("cannot process the handshake response: %s" % what)
             self.handshake.set_exception(exc)
             assert self.transport is not None
             self.transport.close()
             return
+        if got is None:
+            return
+        response, rest, deflate = got
         self.response = response
         self._open(rest, deflate)
         self.handshake.set_result(None)
+
+    def _check_response(self, data: bytes) -> Optional[Tuple[Response, bytes, Optional[PerMessageDeflate]]]:
+        """(response, bytes after it, deflate) once the response head is complete and valid."""
+        try:
+            got = self._reader.feed(data)
+        except InvalidRequest as exc:
+            raise InvalidHandshake("malformed response head: %s" % exc.message) from None
+        if got is None:
+            return None
+        head, rest = got
+        response = parse_response(head)
+        offered = self._deflate_options is not None
+        self.subprotocol = check_response(response, self._key, self.codec, self._subprotocols, offered)
+        deflate = None
+        if self._deflate_options is not None:
+            answer = response.headers.get_all("Sec-WebSocket-Extensions")
+            try:
+                deflate = client_accept(answer, self._deflate_options)
+            except InvalidHandshake:
+                raise
+            except Exception as exc:
+                raise InvalidHandshake(
+                    "invalid Sec-WebSocket-Extensions in the response %r: %s" % (", ".join(answer), exc)
+                ) from exc
+        return response, rest, deflate
 
     def _handshake_lost(self, exc: Optional[Exception]) -> None:
         if not self.handshake.done():
@@ -79,12 +97,17 @@ class connect:
     """Open a client connection: ``ws = await connect(url)`` or ``async with connect(url) as ws``
     (closed with 1000 on exit).
 
-    ``url`` is ws:// (or wss:// with the default or the given ``ssl`` context). Options:
-    ``subprotocols`` (offered, in preference order), ``origin``, ``extra_headers``,
-    ``open_timeout`` (TCP connect and handshake), and every :class:`Options` field, such as
-    ``compression`` ("deflate", the default: offer permessage-deflate; a
-    ``wscodec.deflate.DeflateOptions``; or None). An invalid answer to the offer fails the
-    handshake (InvalidHandshake).
+    ``url`` is ws:// (or wss:// with the default or the given ``ssl`` context; ``ssl`` with a
+    ws:// URL is a ValueError, not a silent plaintext connection). Options: ``subprotocols``
+    (offered, in preference order), ``origin``, ``extra_headers`` (each checked: a CR, LF or
+    other control character, or a header name that is not a token, is a ValueError naming it),
+    ``open_timeout`` (TCP connect and handshake together; TimeoutError says which phase ran
+    out), and every :class:`Options` field, such as ``compression`` ("deflate", the default:
+    offer permessage-deflate; a ``wscodec.deflate.DeflateOptions``; or None).
+
+    Any answer other than 101 is InvalidStatus; redirects (3xx) are not followed, the error
+    names their ``location``. An invalid 101 (or an invalid answer to the offer) is
+    InvalidHandshake.
     """
 
     def __init__(
@@ -113,6 +136,8 @@ class connect:
     async def _open(self) -> ClientConnection:
         secure, host, port, resource = parse_url(self.url)
         ssl = self._ssl
+        if not secure and ssl is not None:
+            raise ValueError("ssl given for %r: use a wss:// URL (ws:// would be plaintext)" % self.url)
         if secure and ssl is None:
             ssl = ssl_module.create_default_context()
         loop = asyncio.get_running_loop()
@@ -137,11 +162,14 @@ class connect:
         def factory() -> ClientConnection:
             return ClientConnection(self.options, loop, request, key, self._subprotocols, self._deflate)
 
+        phase = ["TCP connect" + (" and TLS handshake" if secure else "")]
+
         async def attempt() -> ClientConnection:
             kwargs: Any = {}
             if secure:
                 kwargs = dict(ssl=ssl, server_hostname=self._server_hostname or host)
             transport, ws = await loop.create_connection(factory, host, port, **kwargs)
+            phase[0] = "opening handshake (no complete response)"
             try:
                 await ws.handshake
             except BaseException:
@@ -149,7 +177,15 @@ class connect:
                 raise
             return ws
 
-        ws = await asyncio.wait_for(attempt(), self._open_timeout)
+        timeout, start = self._open_timeout, loop.time()
+        try:
+            ws = await asyncio.wait_for(attempt(), timeout)
+        except asyncio.TimeoutError:
+            if timeout is None or loop.time() - start < timeout * 0.99:
+                raise  # the system's own timeout (ETIMEDOUT), not ours
+            raise asyncio.TimeoutError(
+                "%s to %s:%d timed out (open_timeout=%gs)" % (phase[0], host, port, timeout)
+            ) from None
         self._ws = ws
         return ws
 

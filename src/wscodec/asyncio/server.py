@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Callable, Generator, List, Optional, Sequence
 
 from ..errors import ConnectionClosed, InvalidRequest
 from ..http import (
+    MAX_EARLY_DATA,
     MAX_HEAD,
     MAX_HEADERS,
     MAX_LINE,
@@ -31,6 +32,10 @@ __all__ = ["serve", "Server", "ServerConnection"]
 
 logger = logging.getLogger("wscodec.server")
 
+# Connections in their opening handshake at once (see serve); each holds at most the head limit
+# and MAX_EARLY_DATA, so this bounds what half-open handshakes can take.
+MAX_HANDSHAKES = 256
+
 Handler = Callable[["ServerConnection"], Awaitable[Any]]
 # process_request(connection, request) -> None to go on, or a response to send instead:
 # a wscodec.http.Response or a (status, headers, body) tuple; it may be a coroutine.
@@ -38,7 +43,14 @@ ProcessRequest = Callable[["ServerConnection", Request], Any]
 
 
 class ServerConnection(WebSocket):
-    """The server side of one connection; ``request`` is the opening handshake request."""
+    """The server side of one connection; ``request`` is the opening handshake request.
+
+    Until the 101 is written this class owns the transport: it reads the request head (bounded by
+    the head limits), then pauses reading while ``process_request`` runs, so that what the client
+    sends before our answer waits in the kernel, not in memory. Every failure while handling the
+    head is answered (4xx for bad input, 500 and a log record for our own errors) and releases
+    the connection.
+    """
 
     role = "server"
 
@@ -54,81 +66,112 @@ class ServerConnection(WebSocket):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self.server._all.add(self)
-        if self.server.handshake_timeout is not None:
-            self._handshake_timer = self.loop.call_later(
-                self.server.handshake_timeout, self._handshake_timed_out
-            )
+        server = self.server
+        server._all.add(self)
+        if server.max_handshakes is not None and len(server._handshakes) >= server.max_handshakes:
+            self._reject(503, "Too many connections in their opening handshake", [("Retry-After", "1")])
+            return
+        server._handshakes.add(self)
+        if server.handshake_timeout is not None:
+            self._handshake_timer = self.loop.call_later(server.handshake_timeout, self._handshake_timed_out)
 
     def _handshake_data(self, data: bytes) -> None:
-        if self._transport_closing:  # rejected: the rest is not read
-            return
-        if self.request is not None:  # waiting for process_request
-            self._pending += data
+        if self._transport_closing:  # answered already: what still arrives is dropped
             return
         try:
-            got = self._reader.feed(data)
-            if got is None:
+            if self.request is not None:  # process_request runs; a read was already under way
+                self._hold(data)
                 return
-            head, rest = got
-            self._pending += rest
-            request = parse_request(head, max_line=self.server.max_line, max_headers=self.server.max_headers)
-            self._key = check_request(request, self.codec)
-        except InvalidRequest as exc:
-            self._reject(exc.status, exc.message, exc.headers)
+            request = self._read_request(data)
+        except Exception as exc:
+            self._refuse(exc)
+            return
+        if request is None:
             return
         self.request = request
-        server = self.server
-        if server.origins is not None and request.headers.get("Origin") not in server.origins:
-            self._reject(403, "Origin not allowed")
-        elif server.process_request is not None:
-            self.loop.create_task(self._process_request(request))
+        # The client must wait for our answer: whatever it sends now stays in the kernel.
+        assert self.transport is not None
+        self.transport.pause_reading()
+        if self.server.process_request is not None:
+            task = self.loop.create_task(self._process_request(request))
+            self.server._tasks.add(task)
+            task.add_done_callback(self.server._tasks.discard)
         else:
             self._accept()
+
+    def _read_request(self, data: bytes) -> Optional[Request]:
+        """The checked request once its head is complete, else None; raises InvalidRequest."""
+        got = self._reader.feed(data)
+        if got is None:
+            return None
+        head, rest = got
+        server = self.server
+        request = parse_request(head, max_line=server.max_line, max_headers=server.max_headers)
+        self._key = check_request(request, self.codec)
+        if server.origins is not None and request.headers.get("Origin") not in server.origins:
+            raise InvalidRequest(403, "Origin not allowed")
+        if server.process_request is not None:
+            self._hold(rest)  # held while it runs: bounded
+        else:
+            self._pending += rest  # goes to the Connection right away, under its own limits
+        return request
+
+    def _hold(self, data: bytes) -> None:
+        if len(self._pending) + len(data) > MAX_EARLY_DATA:
+            raise InvalidRequest(400, "Too much data sent before the handshake response")
+        self._pending += data
 
     async def _process_request(self, request: Request) -> None:
         try:
             result = self.server.process_request(self, request)  # type: ignore[misc]
             if inspect.isawaitable(result):
                 result = await result
-        except Exception:
-            logger.exception("process_request failed")
-            self._reject(500, "Internal server error")
+            if self._transport_closing or self.transport is None or self.transport.is_closing():
+                return
+            if result is None:
+                response = None
+            elif isinstance(result, Response):
+                response = build_response(result.status, list(result.headers), result.body)
+            else:
+                status, headers, body = result
+                body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+                response = build_response(status, list(headers) + [("Content-Length", str(len(body)))], body)
+        except Exception as exc:
+            self._refuse(exc, "process_request failed")
             return
-        if self.transport is None or self.transport.is_closing():
-            return
-        if result is None:
+        if response is None:
             self._accept()
-        elif isinstance(result, Response):
-            self._respond(build_response(result.status, list(result.headers), result.body))
         else:
-            status, headers, body = result
-            body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-            self._respond(build_response(status, list(headers) + [("Content-Length", str(len(body)))], body))
+            self._respond(response)
 
     def _accept(self) -> None:
         server = self.server
-        assert self.request is not None
+        assert self.request is not None and self.transport is not None
         over = server.max_connections is not None and len(server.connections) >= server.max_connections
-        if over and server.over_limit == "reject":
-            self._reject(503, "Too many connections", [("Retry-After", "1")])
+        try:
+            if over and server.over_limit == "reject":
+                raise InvalidRequest(503, "Too many connections", [("Retry-After", "1")])
+            subprotocol = None
+            if server.subprotocols:
+                offered = offered_subprotocols(self.request.headers)
+                subprotocol = select_subprotocol(offered, server.subprotocols)
+            headers, deflate = list(server.extra_headers), None
+            if server.deflate_options is not None:
+                offers = self.request.headers.get_all("Sec-WebSocket-Extensions")
+                agreed = server_negotiate(offers, server.deflate_options)
+                if agreed is not None:
+                    headers.insert(0, ("Sec-WebSocket-Extensions", agreed[0]))
+                    deflate = agreed[1]
+            response = accept_response(self._key, self.codec, subprotocol, headers)
+        except Exception as exc:
+            self._refuse(exc)
             return
-        if server.subprotocols:
-            self.subprotocol = select_subprotocol(
-                offered_subprotocols(self.request.headers), server.subprotocols
-            )
-        headers, deflate = list(server.extra_headers), None
-        if server.deflate_options is not None:
-            offers = self.request.headers.get_all("Sec-WebSocket-Extensions")
-            agreed = server_negotiate(offers, server.deflate_options)
-            if agreed is not None:
-                headers.insert(0, ("Sec-WebSocket-Extensions", agreed[0]))
-                deflate = agreed[1]
-        assert self.transport is not None
-        self.transport.write(accept_response(self._key, self.codec, self.subprotocol, headers))
-        self._cancel_handshake_timer()
-        self._open(bytes(self._pending), deflate)
-        self._pending = bytearray()
+        self.subprotocol = subprotocol
+        self._end_handshake()
+        self.transport.write(response)
+        self.transport.resume_reading()  # paused since the request head
+        pending, self._pending = bytes(self._pending), bytearray()
+        self._open(pending, deflate)
         if over:  # accept, then tell the client to come back later
             assert self.conn is not None
             self.conn.close(1013, "too many connections", self.loop.time())
@@ -155,15 +198,32 @@ class ServerConnection(WebSocket):
         if self.open:
             await self.close(code, reason)
 
+    def _refuse(self, exc: Exception, what: str = "error while handling the opening handshake") -> None:
+        """Answer a failed handshake: its status for InvalidRequest, else 500 (our bug: logged)."""
+        if isinstance(exc, InvalidRequest):
+            self._reject(exc.status, exc.message, exc.headers)
+        else:
+            logger.error(what, exc_info=exc)
+            self._reject(500, "Internal server error")
+
     def _respond(self, response: bytes) -> None:
-        self._cancel_handshake_timer()
+        self._end_handshake()
         transport = self.transport
-        if transport is not None and not self._transport_closing:
-            self._transport_closing = True
-            transport.write(response)
+        if transport is None or self._transport_closing:
+            return
+        self._transport_closing = True
+        self._pending = bytearray()
+        transport.write(response)
+        if transport.can_write_eof():
+            # The client may still be sending (early frames, a flood): closing with its data
+            # unread would reset the connection, and a reset can destroy the response before
+            # the client reads it. Half-close and drop what arrives; its EOF ends the connection.
+            transport.write_eof()
+            transport.resume_reading()
+        else:
             transport.close()
-            # close() waits for the response to be flushed: do not wait forever on a non-reader
-            self.loop.call_later(1.0, transport.abort)
+        # Never wait long for a peer that neither reads the response nor closes.
+        self.loop.call_later(1.0, transport.abort)
 
     def _reject(self, status: int, message: str, headers: Sequence[Tuple[str, str]] = ()) -> None:
         logger.debug("handshake rejected: %d %s", status, message)
@@ -174,13 +234,16 @@ class ServerConnection(WebSocket):
         if self.conn is None:
             self._reject(408, "Handshake timed out")
 
-    def _cancel_handshake_timer(self) -> None:
+    def _end_handshake(self) -> None:
+        """The handshake is answered (or gone): it no longer counts toward max_handshakes."""
+        self.server._handshakes.discard(self)
+        self._reader.clear()
         if self._handshake_timer is not None:
             self._handshake_timer.cancel()
             self._handshake_timer = None
 
     def _handshake_lost(self, exc: Optional[Exception]) -> None:
-        self._cancel_handshake_timer()
+        self._end_handshake()
         self.server._all.discard(self)
 
     def _on_closed(self) -> None:
@@ -203,6 +266,7 @@ class Server:
         max_connections: Optional[int] = None,
         over_limit: str = "reject",
         handshake_timeout: Optional[float] = 10.0,
+        max_handshakes: Optional[int] = MAX_HANDSHAKES,
         max_line: int = MAX_LINE,
         max_headers: int = MAX_HEADERS,
         max_head: int = MAX_HEAD,
@@ -220,9 +284,11 @@ class Server:
         self.max_connections = max_connections
         self.over_limit = over_limit
         self.handshake_timeout = handshake_timeout
+        self.max_handshakes = max_handshakes
         self.max_line, self.max_headers, self.max_head = max_line, max_headers, max_head
         self.connections: Set[ServerConnection] = set()  # open connections running the handler
         self._all: Set[ServerConnection] = set()  # every socket not yet closed, handshakes too
+        self._handshakes: Set[ServerConnection] = set()  # not yet answered: max_handshakes
         self._tasks: Set["asyncio.Task[None]"] = set()
         self._server: Optional[asyncio.AbstractServer] = None
         self._shutdown: Optional["asyncio.Task[None]"] = None
@@ -316,8 +382,11 @@ class serve:
     Server options: ``subprotocols`` (server preference order), ``origins`` (allowed Origin
     values, None in the list allows a missing Origin; else 403), ``process_request``,
     ``extra_headers``, ``max_connections`` with ``over_limit`` ("reject": HTTP 503, "close":
-    accept then close 1013), ``handshake_timeout``, ``max_line``/``max_headers``/``max_head``,
-    ``ssl``, ``sock``, ``backlog``; every other keyword is an :class:`Options` field, such as
+    accept then close 1013; it counts connections past their handshake), ``handshake_timeout``
+    (from the TCP accept to our answer, ``process_request`` included: 408),
+    ``max_handshakes`` (connections not yet answered, default 256, None = no limit; a
+    connection over it gets 503 with ``Retry-After`` at once), ``max_line``/``max_headers``/
+    ``max_head``, ``ssl``, ``sock``, ``backlog``; every other keyword is an :class:`Options` field, such as
     ``compression`` ("deflate", the default: permessage-deflate when the client offers it; a
     ``wscodec.deflate.DeflateOptions``; or None).
     """

@@ -11,6 +11,10 @@ request, and hands the transport over. Differences, on purpose:
   uvicorn's websockets implementation).
 * protocol errors close with wscodec's codes and reasons (1002/1007/1009, RFC 6455), and a message
   over ``ws_max_size`` is refused from its frame header, before the payload is buffered.
+* frames a client sends before the app accepts are held (64 KiB, then reading pauses) and read
+  after the 101: nothing reaches the app before its accept, and no close frame precedes the 101.
+* a handshake that fails (bad request: 4xx; an error of ours: 500, logged) is answered and its
+  connection released, never left registered with uvicorn.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from ..connection import Connection
 from ..errors import InvalidRequest
 from ..events import CloseReceived, Message, Pong
 from ..http import (
+    MAX_EARLY_DATA,
     HeadReader,
     Request,
     accept_response,
@@ -87,6 +92,8 @@ class WebSocketProtocol(asyncio.Protocol):
 
         self.queue: asyncio.Queue[Dict[str, Any]] = asyncio.Queue()
         self.head_reader: Optional[HeadReader] = HeadReader()
+        self.early = bytearray()  # bytes after the request head, held until the app accepts
+        self.early_paused = False  # reading paused by hold_early (not by the receive queue)
         self.key = ""
         self.handshake_complete = False
         self.close_sent = False  # the app sent websocket.close (or we failed the connection)
@@ -175,7 +182,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.writable.set()
 
     def data_received(self, data: bytes) -> None:
-        if self.head_reader is not None:
+        if not self.handshake_complete:
             self.handshake_data(data)
             return
         conn = self.conn
@@ -218,7 +225,13 @@ class WebSocketProtocol(asyncio.Protocol):
 
     # ---------------------------------------------------------------- handshake
     def handshake_data(self, data: bytes) -> None:
-        assert self.head_reader is not None
+        # uvicorn calls this before it hands the transport over: an exception here would reach
+        # its HTTP protocol, which drops the socket while this instance stays registered in
+        # server_state.connections (limit_concurrency counts it, shutdown waits for it). Every
+        # failure is answered instead (4xx for bad input, 500 for our own), and the socket closed.
+        if self.head_reader is None:  # the app has not answered yet
+            self.hold_early(data)
+            return
         try:
             result = self.head_reader.feed(data)
             if result is None:
@@ -227,16 +240,31 @@ class WebSocketProtocol(asyncio.Protocol):
             self.head_reader = None
             request = parse_request(head)
             self.key = check_request(request, self.conn.codec)
-        except InvalidRequest as exc:
+            self.negotiate_deflate(request)
+            self.handle_connect(request)
+        except Exception as exc:
             self.head_reader = None
+            if isinstance(exc, InvalidRequest):
+                status, message, headers = exc.status, exc.message, exc.headers
+            else:
+                self.logger.error("Exception in the WebSocket opening handshake", exc_info=exc)
+                status, message, headers = 500, "Internal server error", []
             self.handshake_complete = self.close_sent = True
-            self.transport.write(error_response(exc.status, exc.message, exc.headers))
+            self.transport.write(error_response(status, message, headers))
             self.transport.close()
             return
-        self.negotiate_deflate(request)
-        self.handle_connect(request)
-        if rest:  # frames pipelined behind the request: queued until the app accepts
-            self.data_received(rest)
+        self.hold_early(rest)
+
+    def hold_early(self, data: bytes) -> None:
+        """Frames sent before the app accepted wait for the 101: read now, they could make us
+        write a close frame before any HTTP response, or queue messages before the accept.
+        Over MAX_EARLY_DATA reading pauses: the rest waits in the kernel."""
+        if self.close_sent:
+            return  # answered with an HTTP response: dropped
+        self.early += data
+        if len(self.early) >= MAX_EARLY_DATA and not self.early_paused:
+            self.early_paused = True
+            self.transport.pause_reading()
 
     def handle_connect(self, request: Request) -> None:
         headers = [(k.lower().encode("ascii"), v.encode("latin-1")) for k, v in request.headers]
@@ -470,6 +498,12 @@ class WebSocketProtocol(asyncio.Protocol):
             out = accept_response(self.key, self.conn.codec, message.get("subprotocol"), headers)
             self.transport.write(out)
             self.start_keepalive()
+            early, self.early = bytes(self.early), bytearray()
+            if self.early_paused:
+                self.early_paused = False
+                self.transport.resume_reading()
+            if early:
+                self.data_received(early)
 
     def _response_start(self, message: Dict[str, Any]) -> None:
         status = message["status"]
