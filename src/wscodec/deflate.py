@@ -154,15 +154,20 @@ class _Invalid(Exception):
     pass
 
 
+_WINDOW_BITS = {str(bits): bits for bits in range(8, 16)}
+
+
 def _window(value: Optional[str], bare_ok: bool) -> Union[int, bool]:
     if value is None:
         if bare_ok:
             return True
         raise _Invalid("window bits without a value")
-    # RFC 7692 7.1.2: a decimal integer without leading zeroes, 8 to 15 (quoted is fine too).
-    if not value.isdigit() or value[0] == "0" or not 8 <= int(value) <= 15:
+    # RFC 7692 7.1.2: ASCII decimal digits without leading zeroes, 8 to 15 (quoted is fine too);
+    # a lookup, as str.isdigit() and int() also take other scripts' digits ("\xb9", "\u0661")
+    bits = _WINDOW_BITS.get(value)
+    if bits is None:
         raise _Invalid("invalid window bits %r" % value)
-    return int(value)
+    return bits
 
 
 def _read(items: List[Tuple[str, Optional[str]]], offer: bool) -> Dict[str, Union[bool, int]]:
