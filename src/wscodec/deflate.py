@@ -9,6 +9,24 @@ payload, bounded by what is left of the message size limit).
 Compression library: ``isal`` (``pip install wscodec[fast-deflate]``) when installed, else the
 stdlib ``zlib``; ``WSCODEC_DEFLATE=zlib|isal|zlib-ng`` (or ``DeflateOptions(library=...)``) picks
 one explicitly. All produce and accept standard raw DEFLATE streams. See bench/deflate_libs.py.
+
+What we send: each message sync-flushed, its ``00 00 ff ff`` removed (RFC 7692 7.2.1), within
+the agreed window (9 bits for 8, see DeflateOptions), one running compressor with context
+takeover.
+
+What we accept (a message's payload, split into frames at any byte): any sequence of DEFLATE
+blocks as a compliant compressor writes them: compressed (fixed or dynamic Huffman), stored and
+empty blocks, from sync, full, partial or block flushes; and blocks with BFINAL=1 anywhere, at
+the end of a message (with or without the empty stored block 7.2.1 then appends, i.e. a trailing
+``00``) or inside it, after which the next block starts at the next byte (``unused_data``) and
+may refer back into the same window. The window is the last 2**bits bytes of output: within a
+message always, across messages unless the peer's ``*_no_context_takeover`` was agreed. After a
+final block the inflater is replaced by one primed (``zdict``) with that window; the stdlib zlib,
+isal and zlib-ng all take one. A reference to data the inflater does not hold (before the
+message with no context takeover, before the kept window after a final block) and any other
+invalid data are ProtocolError 1007; output over the message limit is PayloadTooBig 1009, found
+while inflating. (Like other receivers, the libraries follow a reference that reaches past the
+agreed window but not past the data they hold: a peer's breach of its own limit, harmless here.)
 """
 
 from __future__ import annotations
@@ -394,8 +412,9 @@ class PerMessageDeflate:
                     later = memoryview(data)[_PIECE:]
                     data = later.obj[:_PIECE]
                 self._decompressor = d = None
-                self._remember(parts[kept:])
-                kept = len(parts)
+                if kept < len(parts):
+                    self._remember(parts[kept:])
+                    kept = len(parts)
             elif len(out) == want:
                 data = d.unconsumed_tail  # may be empty while the library still holds output
             elif later:
@@ -420,7 +439,8 @@ class PerMessageDeflate:
         """A new inflater whose window holds the output so far (a dictionary, RFC 1951 allows
         references back into it)."""
         if self._recent_size:
-            self._fold()
+            if len(self._recent) > 1 or self._recent_size > 1 << self._remote_bits:
+                self._fold()
             return self._zlib.decompressobj(-self._remote_bits, zdict=self._recent[0])
         return self._zlib.decompressobj(-self._remote_bits)
 
