@@ -30,8 +30,8 @@ def receiver(backend: Any, library: str = "zlib", bits: int = 15, takeover: bool
     ``takeover`` is false), inflating with ``library``."""
     library_or_skip(library)
     params = Params(client_no_context_takeover=not takeover, client_max_window_bits=bits)
-    return Connection("server", codec=backend, deflate=PerMessageDeflate(params, False, DeflateOptions(library=library)),
-                      **kwargs)
+    pmd = PerMessageDeflate(params, False, DeflateOptions(library=library))
+    return Connection("server", codec=backend, deflate=pmd, **kwargs)
 
 
 def finish(data: bytes, zdict: bytes = b"", bits: int = 15) -> bytes:
