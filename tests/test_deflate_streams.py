@@ -79,6 +79,17 @@ def test_window_survives_a_final_block_with_context_takeover(backend, library):
     assert messages(s.receive_data(wire)) == [history, history[-2000:]] and s.error is None
 
 
+def test_without_context_takeover_the_window_ends_with_the_message(backend):
+    """client_no_context_takeover: a message that refers into the previous one (ended by a
+    final block) is 1007, as after a sync flush."""
+    history = json_like(3000, 1)
+    s = receiver(backend, bits=12, takeover=False)
+    wire = (cdata(backend, finish(history, bits=12), op=2)
+            + cdata(backend, finish(history[-2000:], zdict=history, bits=12), op=2))
+    events = s.receive_data(wire)
+    assert messages(events) == [history] and closed_with(events, s) == 1007
+
+
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_window_is_the_last_window_bits_of_output(backend, library):
     """The window kept across a final block is the last 2**bits bytes: a reference 400 bytes back
@@ -96,6 +107,21 @@ def test_window_is_the_last_window_bits_of_output(backend, library):
             assert messages(events) == [first, block]
         else:
             assert closed_with(events, s) == 1007
+
+
+@pytest.mark.parametrize("frames", [1, 4])
+def test_large_stream_after_a_final_block(backend, frames):
+    """After a final block the rest of a frame goes to the inflater in pieces: a 200 KB stream
+    (references to the first stream included) then ends with the tail as usual."""
+    rng = random.Random(7)
+    head = json_like(1000, 4)
+    body = bytes(rng.randrange(256) for _ in range(100_000)) + json_like(100_000, 4)
+    c = zlib.compressobj(6, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, zdict=head)
+    payload = finish(head) + (c.compress(body) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    s = receiver(backend)
+    cuts = [len(payload) * i // frames for i in range(1, frames)]
+    assert messages(s.receive_data(message_frames(backend, payload, cuts))) == [head + body]
+    assert s.error is None
 
 
 def test_many_final_blocks_in_one_frame(backend):
