@@ -1,8 +1,10 @@
 """Helpers for the permessage-deflate tests: negotiated connection pairs and peer frames made
-with the stdlib ``zlib`` (the reference DEFLATE), never with wscodec's own compressor."""
+with the stdlib ``zlib`` (the reference DEFLATE) or isal / zlib-ng in the ways other RFC 7692
+senders write them, never with wscodec's own compressor."""
 
 from __future__ import annotations
 
+import importlib
 import random
 import zlib
 from typing import Any, List, Tuple
@@ -11,6 +13,7 @@ from wscodec import deflate as d
 from wscodec.connection import Connection
 from wscodec.deflate import DeflateOptions
 
+from ._peers import skip_or_fail
 from .connection_helpers import raw_frame
 
 TAIL = b"\x00\x00\xff\xff"
@@ -88,3 +91,105 @@ def json_like(n: int, seed: int = 0) -> bytes:
     return out[:n]
 
 
+
+
+# ---------------------------------------------------------------- other compressors' streams
+PEER_MODULES = {"zlib": "zlib", "isal": "isal.isal_zlib", "zlib-ng": "zlib_ng.zlib_ng"}
+LIBRARIES = tuple(PEER_MODULES)
+
+
+def library_or_skip(name: str) -> Any:
+    """The zlib-compatible module of ``name``; skipped when it is not installed, a failure when
+    WSCODEC_REQUIRE_PEERS=1 (isal and zlib-ng have wheels for every CPython the tests run on)."""
+    try:
+        return importlib.import_module(PEER_MODULES[name])
+    except ImportError as exc:
+        skip_or_fail("WSCODEC_REQUIRE_PEERS", "%s is not installed (%s)" % (name, exc))
+
+
+# How RFC 7692 senders end a message (section 7.2.1 and 7.2.3):
+#   sync        a sync flush, its 00 00 ff ff removed (browsers, websockets, wscodec)
+#   full        a full flush (the compressor forgets its window; the receiver need not know)
+#   stored      level 0: stored blocks only
+#   blocks      the message in pieces with flushes of every kind between them, extra empty
+#               stored blocks, then a sync flush
+#   finish      Z_FINISH: the message ends with a final (BFINAL) block
+#   finish-rfc  Z_FINISH and the empty stored block 7.2.1 step 4 appends, tail removed: 00
+#   streams     the message in pieces, each a whole stream ending with a final block, each new
+#               stream primed with the window so far; ends bare or with 00
+STYLES = ("sync", "full", "stored", "blocks", "finish", "finish-rfc", "streams")
+
+
+class PeerCompressor:
+    """A peer compressing a connection's messages with ``module`` (zlib, isal_zlib or zlib_ng)
+    in ``style``, its window ``2**bits`` (zlib's 9 for 8, as it reaches back 250 bytes at most),
+    keeping its context between messages or not. Random choices come from ``rng``."""
+
+    def __init__(self, module: Any, style: str, bits: int, takeover: bool, level: int, rng: random.Random) -> None:
+        self.m, self.style, self.bits, self.takeover, self.rng = module, style, bits, takeover, rng
+        self.isal = module.__name__.startswith("isal")
+        self.level = 0 if style == "stored" else min(level, 3) if self.isal else level
+        self.history = b""  # the last 2**bits bytes compressed: a new stream's dictionary
+        self.c: Any = None
+
+    @staticmethod
+    def styles(name: str) -> Tuple[str, ...]:
+        """isal has no level 0 (stored blocks only)."""
+        return tuple(s for s in STYLES if not (name == "isal" and s == "stored"))
+
+    def _new(self) -> Any:
+        m, bits = self.m, max(self.bits, 9)
+        if self.history:
+            return m.compressobj(self.level, m.DEFLATED, -bits, 8, m.Z_DEFAULT_STRATEGY, zdict=self.history)
+        return m.compressobj(self.level, m.DEFLATED, -bits, 8)
+
+    def _sent(self, data: bytes) -> None:
+        self.history = (self.history + data)[-(1 << self.bits):]
+
+    def payload(self, msg: bytes) -> bytes:
+        """The frame payload (all frames of the message together) for ``msg``."""
+        if not self.takeover:
+            self.history, self.c = b"", None
+        m, rng = self.m, self.rng
+        if self.style in ("finish", "finish-rfc", "streams"):
+            pieces = split_at(msg, rng, rng.randrange(1, 5)) if self.style == "streams" else [msg]
+            out = b""
+            for piece in pieces:
+                c = self._new()
+                out += c.compress(piece) + c.flush(m.Z_FINISH)
+                self._sent(piece)
+            if self.style == "finish-rfc" or self.style == "streams" and rng.random() < 0.5:
+                out += b"\x00"
+            return out
+        c = self.c = self.c or self._new()
+        if self.style == "blocks":
+            flushes = [m.Z_SYNC_FLUSH, m.Z_FULL_FLUSH, "empty"] + ([] if self.isal else [m.Z_PARTIAL_FLUSH, m.Z_BLOCK])
+            out = b""
+            for piece in split_at(msg, rng, rng.randrange(1, 6)):
+                flush = rng.choice(flushes)
+                out += c.compress(piece) + c.flush(m.Z_SYNC_FLUSH if flush == "empty" else flush)
+                if flush == "empty":  # after a sync flush: byte aligned, another stored block
+                    out += b"\x00\x00\x00\xff\xff"
+        else:
+            out = c.compress(msg)
+        out += c.flush(m.Z_FULL_FLUSH if self.style == "full" else m.Z_SYNC_FLUSH)
+        self._sent(msg)
+        assert out.endswith(TAIL)
+        return out[:-4]
+
+
+def split_at(data: bytes, rng: random.Random, pieces: int) -> List[bytes]:
+    """``data`` in ``pieces`` pieces (some maybe empty) cut at random points."""
+    cuts = sorted(rng.randrange(len(data) + 1) for _ in range(pieces - 1))
+    return [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
+
+
+def message_frames(backend: Any, payload: bytes, cuts: List[int], compressed: bool = True) -> bytes:
+    """A client's binary message with ``payload`` cut into frames at ``cuts`` (RSV1 on the first
+    frame when ``compressed``), masked."""
+    cuts = sorted(min(c, len(payload)) for c in cuts)
+    bounds = list(zip([0] + cuts, cuts + [len(payload)]))
+    return b"".join(
+        backend.build_frame(2 if i == 0 else 0, payload[a:b], fin=i == len(bounds) - 1, rsv1=compressed and i == 0,
+                            mask=b"\x5a\x0f\xc3\x81")
+        for i, (a, b) in enumerate(bounds))

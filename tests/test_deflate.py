@@ -1,5 +1,6 @@
 """permessage-deflate (RFC 7692) on the wire: round trips, context takeover, fragmented and
-crafted messages, RSV misuse, corrupt data, the message limit against zip bombs, memory.
+crafted messages, RSV misuse, corrupt data, the message limit against zip bombs, memory; and
+negotiation headers with any content (declined or refused, never an uncaught exception).
 
 Every test runs once per backend. Peer frames come from the stdlib ``zlib``.
 """
@@ -12,10 +13,12 @@ import zlib
 from typing import Any, List
 
 import pytest
+from hypothesis import given, strategies as st
 
 from wscodec import deflate as d
 from wscodec.connection import Connection
 from wscodec.deflate import DeflateOptions
+from wscodec.errors import InvalidHandshake
 from wscodec.events import Message, Ping
 
 from .connection_helpers import close_frames, pump, raw_frame
@@ -352,3 +355,92 @@ def test_library_selection(backend, monkeypatch):
     assert d.load_library()[0] == expected  # the fast one when installed, else the stdlib
 
 
+
+
+# ---------------------------------------------------------------- hostile negotiation headers
+def exchange(backend: Any, client: d.PerMessageDeflate, server: d.PerMessageDeflate) -> None:
+    """A negotiated pair really talks: compressed messages both ways."""
+    c = Connection("client", codec=backend, deflate=client)
+    s = Connection("server", codec=backend, deflate=server)
+    msgs = [json_like(600, 1).decode(), json_like(3000, 2)]
+    for m in msgs:
+        c.send(m)
+        s.send(m)
+    ec, es = pump(c, s)
+    assert [e.data for e in ec] == msgs == [e.data for e in es]
+    assert c.error is None and s.error is None
+
+
+# digits of other scripts (str.isdigit() and int() take some), signs, blanks, leading zeros,
+# and a number int() refuses to parse (Python's 4300-digit limit)
+BAD_WINDOWS = ["\xb9", "\xb9\xb2", "\u0661\u0665", "\uff11\uff12", "1\u0665", "\U0001d7d7", "+9", " 9", "9 ", "1_0",
+               "009", "9" * 5000]
+
+
+@pytest.mark.parametrize("value", BAD_WINDOWS, ids=lambda v: ascii(v)[:12])
+@pytest.mark.parametrize("param", ["client_max_window_bits", "server_max_window_bits"])
+def test_window_bits_are_ascii_digits(backend, param, value):
+    """Window bits are ASCII digits 8..15 and nothing else: the server declines such an offer
+    (and takes the next one), the client refuses such an answer; no other exception."""
+    bad = 'permessage-deflate; %s="%s"' % (param, value)
+    got = d.server_negotiate([bad + ", permessage-deflate; client_max_window_bits"], DeflateOptions())
+    assert got is not None and got[0] == "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+    client = d.client_accept([got[0]], DeflateOptions())
+    assert client is not None
+    exchange(backend, client, got[1])
+    with pytest.raises(InvalidHandshake):
+        d.client_accept([bad], DeflateOptions())
+
+
+# weighted towards what reaches the parameter checks: one permessage-deflate offer, window bits
+_NAMES = st.sampled_from(["permessage-deflate"] * 4 + ["Permessage-Deflate", "x-webkit-deflate-frame", "foo"])
+_PARAM_NAMES = st.sampled_from(list(d._PARAMS) + ["server_max_window_bits", "client_max_window_bits",
+                                                  "Client_Max_Window_Bits", "foo"])
+_VALUES = st.one_of(st.none(), st.sampled_from(["8", "9", "12", "15", "16", "0", "08"]),
+                    st.sampled_from(BAD_WINDOWS[:-1]), st.text(max_size=6),
+                    # numbers of any script: decimal digits, superscripts, fractions, ...
+                    st.text(st.characters(categories=["Nd", "No", "Nl"]), min_size=1, max_size=2))
+
+
+@st.composite
+def extension_headers(draw: Any) -> str:
+    """Sec-WebSocket-Extensions values, mostly well formed, with any characters in values."""
+    offers = []
+    for _ in range(draw(st.sampled_from([1, 1, 1, 2, 3]))):
+        parts = [draw(_NAMES)]
+        for _ in range(draw(st.integers(0, 3))):
+            name, value = draw(_PARAM_NAMES), draw(_VALUES)
+            if value is None:
+                parts.append(name)
+            elif draw(st.booleans()):  # quoted, escaped: parses whatever it holds (but controls)
+                parts.append('%s="%s"' % (name, value.replace("\\", "\\\\").replace('"', '\\"')))
+            else:  # as it is: a syntax error unless it is a token
+                parts.append("%s=%s" % (name, value))
+        offers.append(draw(st.sampled_from(["; ", ";", " ;\t"])).join(parts))
+    return draw(st.sampled_from([", ", ",", " , "])).join(offers)
+
+
+HEADERS = st.lists(st.one_of(extension_headers(), st.text()), min_size=1, max_size=2)
+ANSWERS = st.one_of(st.lists(extension_headers(), min_size=1, max_size=1), HEADERS)  # one extension, mostly
+
+
+@given(values=HEADERS)
+def test_server_negotiate_takes_any_header(backend, values):
+    """Any header: an answer whose codec works with a client's, or a decline; nothing raises."""
+    got = d.server_negotiate(values, DeflateOptions())
+    if got is not None:
+        client = d.client_accept([got[0]], DeflateOptions())  # what our client offers by default
+        assert client is not None
+        exchange(backend, client, got[1])
+
+
+@given(values=ANSWERS)
+def test_client_accept_takes_any_header(backend, values):
+    """Any answer: a codec that works with a server of those parameters, None, or
+    InvalidHandshake; nothing else raises."""
+    try:
+        client = d.client_accept(values, DeflateOptions())
+    except InvalidHandshake:
+        return
+    if client is not None:
+        exchange(backend, client, d.PerMessageDeflate(client.params, False))

@@ -9,6 +9,24 @@ payload, bounded by what is left of the message size limit).
 Compression library: ``isal`` (``pip install wscodec[fast-deflate]``) when installed, else the
 stdlib ``zlib``; ``WSCODEC_DEFLATE=zlib|isal|zlib-ng`` (or ``DeflateOptions(library=...)``) picks
 one explicitly. All produce and accept standard raw DEFLATE streams. See bench/deflate_libs.py.
+
+What we send: each message sync-flushed, its ``00 00 ff ff`` removed (RFC 7692 7.2.1), within
+the agreed window (9 bits for 8, see DeflateOptions), one running compressor with context
+takeover.
+
+What we accept (a message's payload, split into frames at any byte): any sequence of DEFLATE
+blocks as a compliant compressor writes them: compressed (fixed or dynamic Huffman), stored and
+empty blocks, from sync, full, partial or block flushes; and blocks with BFINAL=1 anywhere, at
+the end of a message (with or without the empty stored block 7.2.1 then appends, i.e. a trailing
+``00``) or inside it, after which the next block starts at the next byte (``unused_data``) and
+may refer back into the same window. The window is the last 2**bits bytes of output: within a
+message always, across messages unless the peer's ``*_no_context_takeover`` was agreed. After a
+final block the inflater is replaced by one primed (``zdict``) with that window; the stdlib zlib,
+isal and zlib-ng all take one. A reference to data the inflater does not hold (before the
+message with no context takeover, before the kept window after a final block) and any other
+invalid data are ProtocolError 1007; output over the message limit is PayloadTooBig 1009, found
+while inflating. (Like other receivers, the libraries follow a reference that reaches past the
+agreed window but not past the data they hold: a peer's breach of its own limit, harmless here.)
 """
 
 from __future__ import annotations
@@ -45,6 +63,11 @@ DEFAULT_MEM_LEVEL = 5
 THRESHOLD_TAKEOVER = 32
 THRESHOLD_NO_TAKEOVER = 128
 _CHUNK = 1 << 20  # inflate output per call: memory grows in steps of this, never past the limit
+# input per inflate call after a final block ended a stream inside a frame: each stream's end
+# copies what is left of its input (unused_data), so many small streams in one big frame would
+# copy quadratically
+_PIECE = 4096
+_RECENT_PARTS = 32  # outputs remembered by reference before they are joined into one window
 
 _LIBRARIES = {"zlib": "zlib", "isal": "isal.isal_zlib", "zlib-ng": "zlib_ng.zlib_ng"}
 _loaded: Dict[str, Tuple[str, Any]] = {}
@@ -149,15 +172,20 @@ class _Invalid(Exception):
     pass
 
 
+_WINDOW_BITS = {str(bits): bits for bits in range(8, 16)}
+
+
 def _window(value: Optional[str], bare_ok: bool) -> Union[int, bool]:
     if value is None:
         if bare_ok:
             return True
         raise _Invalid("window bits without a value")
-    # RFC 7692 7.1.2: a decimal integer without leading zeroes, 8 to 15 (quoted is fine too).
-    if not value.isdigit() or value[0] == "0" or not 8 <= int(value) <= 15:
+    # RFC 7692 7.1.2: ASCII decimal digits without leading zeroes, 8 to 15 (quoted is fine too);
+    # a lookup, as str.isdigit() and int() also take other scripts' digits ("\xb9", "\u0661")
+    bits = _WINDOW_BITS.get(value)
+    if bits is None:
         raise _Invalid("invalid window bits %r" % value)
-    return int(value)
+    return bits
 
 
 def _read(items: List[Tuple[str, Optional[str]]], offer: bool) -> Dict[str, Union[bool, int]]:
@@ -277,7 +305,8 @@ class PerMessageDeflate:
 
     __slots__ = ("params", "is_client", "library", "_zlib", "_error", "_czlib", "_level", "_mem_level",
                  "_local_bits", "_remote_bits", "_local_reset", "_remote_reset", "threshold",
-                 "_compressor", "_decompressor", "sent_compressed", "received_compressed")
+                 "_compressor", "_decompressor", "_recent", "_recent_size", "sent_compressed",
+                 "received_compressed")
 
     def __init__(self, params: Params, is_client: bool, options: DeflateOptions = DeflateOptions()) -> None:
         self.params = params
@@ -301,6 +330,10 @@ class PerMessageDeflate:
             self.threshold = THRESHOLD_NO_TAKEOVER if self._local_reset else THRESHOLD_TAKEOVER
         self._compressor: Any = None
         self._decompressor: Any = None
+        # the peer's recent output, at most 2 windows of it (see _remember): what a new inflater
+        # needs after a final block
+        self._recent: List[bytes] = []
+        self._recent_size = 0
         self.sent_compressed = 0  # messages, for statistics and tests
         self.received_compressed = 0
 
@@ -331,43 +364,120 @@ class PerMessageDeflate:
     def decompress(self, payload: Any, fin: bool, limit: int) -> bytes:
         """Inflate one frame of a compressed message (``fin``: its last); at most ``limit``
         bytes of output or PayloadTooBig (1009), found as it inflates: a small payload that
-        inflates to gigabytes stops at the limit. Corrupt data is ProtocolError 1007."""
-        d = self._decompressor
-        if d is None:
-            d = self._decompressor = self._zlib.decompressobj(-self._remote_bits)
+        inflates to gigabytes stops at the limit. Corrupt data is ProtocolError 1007.
+
+        Any RFC 7692 stream is read: sync or full flushes, stored and empty blocks, and final
+        (BFINAL) blocks anywhere, after which the next block starts at the next byte and may
+        refer back into the same window (7.2.1, 7.2.2); frames may split it at any byte."""
         try:
-            out = self._inflate(d, payload, limit)
-            if fin:
-                if not d.eof:  # after a final (BFINAL) block the tail is not needed
-                    tail = self._inflate(d, TAIL, limit - len(out))
-                    out = out + tail if tail else out
-                if self._remote_reset or d.eof:
-                    self._decompressor = None  # a new deflate stream starts with the next message
-                self.received_compressed += 1
+            out = self._inflate(payload, fin, limit)
         except self._error as exc:
-            self._decompressor = None
+            self.reset_decompressor()
             raise ProtocolError("invalid compressed data (%s)" % exc, 1007) from None
+        if fin:
+            if self._remote_reset:  # the next message starts with an empty window
+                self._decompressor = None
+                self._recent, self._recent_size = [], 0
+            self.received_compressed += 1
         return out
 
-    def _inflate(self, d: Any, data: Any, limit: int) -> bytes:
+    def _inflate(self, data: Any, fin: bool, limit: int) -> bytes:
+        d = self._decompressor
+        # the output is needed as a window for later frames, unless this one ends a message
+        # whose window is dropped
+        keep = not (fin and self._remote_reset)
         parts: List[bytes] = []
-        total = 0
+        total = kept = 0
+        later: Any = b""  # input after ``data``, once a final block split it into pieces
         while True:
-            want = min(limit - total + 1, _CHUNK)  # one byte over the limit proves it is too big
+            if d is None:
+                if not len(data):
+                    if not later:
+                        break  # nothing after a final block: with fin, the message ended there
+                    data, later = later[:_PIECE], later[_PIECE:]
+                d = self._decompressor = self._start()
+            want = limit - total + 1  # one byte over the limit proves it is too big
+            if want > _CHUNK:
+                want = _CHUNK
             out = d.decompress(data, want)
-            total += len(out)
-            if total > limit:
-                self._decompressor = None
-                raise PayloadTooBig("message too big (once decompressed)")
-            parts.append(out)
-            if len(out) < want or d.eof:
+            if out:
+                total += len(out)
+                if total > limit:
+                    self.reset_decompressor()
+                    raise PayloadTooBig("message too big (once decompressed)")
+                parts.append(out)
+            if d.eof:  # a final block: the rest (from the next byte) is a new stream, same window
+                data = d.unused_data  # a copy (zlib also leaves it in unconsumed_tail: not that)
+                if len(data) > _PIECE:  # further streams get pieces, so that copy stays small
+                    later = memoryview(data)[_PIECE:]
+                    data = later.obj[:_PIECE]
+                self._decompressor = d = None
+                if kept < len(parts):
+                    self._remember(parts[kept:])
+                    kept = len(parts)
+            elif len(out) == want:
+                data = d.unconsumed_tail  # may be empty while the library still holds output
+            elif later:
+                data, later = later[:_PIECE], later[_PIECE:]
+            elif fin:
+                data, fin = TAIL, False  # RFC 7692 7.2.2: the end of the message
+            else:
                 break
-            data = d.unconsumed_tail  # may be empty while the library still holds output
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        if keep and kept < len(parts):
+            if kept or len(parts) > 1:
+                self._remember(parts[kept:])
+            else:  # the common case, inline
+                self._recent.append(parts[0])
+                self._recent_size += total
+                if self._recent_size > 2 << self._remote_bits or len(self._recent) > _RECENT_PARTS:
+                    self._trim()
+        if len(parts) == 1:
+            return parts[0]
+        return b"".join(parts)
+
+    def _start(self) -> Any:
+        """A new inflater whose window holds the output so far (a dictionary, RFC 1951 allows
+        references back into it)."""
+        if self._recent_size:
+            if len(self._recent) > 1 or self._recent_size > 1 << self._remote_bits:
+                self._fold()
+            return self._zlib.decompressobj(-self._remote_bits, zdict=self._recent[0])
+        return self._zlib.decompressobj(-self._remote_bits)
+
+    def _remember(self, parts: List[bytes]) -> None:
+        """Note recent output by reference, so that a stream that ends with a final block can be
+        continued over the same window; at most 2 windows (and _RECENT_PARTS objects) of it are
+        held, copied only when a big output or many small ones exceed that."""
+        recent = self._recent
+        recent += parts
+        self._recent_size += sum(map(len, parts))
+        if self._recent_size > 2 << self._remote_bits or len(recent) > _RECENT_PARTS:
+            self._trim()
+
+    def _trim(self) -> None:
+        recent, size, window = self._recent, self._recent_size, 1 << self._remote_bits
+        while size - len(recent[0]) >= window:  # older than the window: dropped
+            size -= len(recent.pop(0))
+        self._recent_size = size
+        if size > 2 * window or len(recent) > _RECENT_PARTS:
+            self._fold()
+
+    def _fold(self) -> None:
+        """Keep exactly the window: the last 2**bits bytes of output, as one bytes."""
+        window, recent = 1 << self._remote_bits, self._recent
+        i, need = len(recent), window
+        while i and need > 0:
+            i -= 1
+            need -= len(recent[i])
+        kept = recent[i] if i == len(recent) - 1 else b"".join(recent[i:])
+        if len(kept) > window:
+            kept = kept[-window:]
+        self._recent, self._recent_size = [kept], len(kept)
 
     def reset_decompressor(self) -> None:
         """Drop a message in progress (the connection failed or closed)."""
         self._decompressor = None
+        self._recent, self._recent_size = [], 0
 
     def __repr__(self) -> str:
         return "<PerMessageDeflate %s (%s, %s)>" % (self.header, "client" if self.is_client else "server",
