@@ -4,6 +4,8 @@ only the key checks depend on it."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wscodec.errors import InvalidHandshake, InvalidRequest, InvalidStatus
 from wscodec.http import (
@@ -266,3 +268,53 @@ def test_redirect_status_names_its_location(backend):
     with pytest.raises(InvalidStatus) as info:
         check_response(parse_response(b"HTTP/1.1 404 Not Found\r\nLocation: /x"), KEY, backend)
     assert info.value.location is None  # only a redirect has one
+
+
+# The Sec-WebSocket-Extensions grammar as first written: two whitespace runs could meet, which
+# made a long run of blanks before a bad byte quadratic. The current pattern must accept exactly
+# the same language.
+_EXT_ITEM_REFERENCE = (
+    r'[ \t]*(?:([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)[ \t]*(?:=[ \t]*(?:([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)'
+    r'|"((?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[^\x00-\x08\x0a-\x1f\x7f])*)"))?)?[ \t]*([,;]|\Z)'
+)
+
+
+@settings(max_examples=2000)
+@given(st.text(alphabet='ab=;, \t"\\\x01', max_size=14))
+def test_extension_grammar_is_unchanged(backend, value):
+    import re
+
+    from wscodec import http
+
+    def parse(pattern):
+        saved = http._EXT_ITEM
+        http._EXT_ITEM = re.compile(pattern)
+        try:
+            return http.parse_extensions([value])
+        except ValueError:
+            return "invalid"
+        finally:
+            http._EXT_ITEM = saved
+
+    assert parse(http._EXT_ITEM.pattern) == parse(_EXT_ITEM_REFERENCE)
+
+
+def test_extension_header_with_long_blank_runs_parses_in_linear_time(backend):
+    # A head is at most 64 KiB: with the quadratic pattern one such field took over 30 s of CPU.
+    # Run in a child so that a regression is a bounded failure, not a stuck test run.
+    import subprocess
+    import sys
+
+    code = (
+        "from wscodec.http import parse_extensions\n"
+        "for v in ('permessage-deflate;' + ' ' * 60000 + '\\x01', 'a' + ' ' * 60000 + '\\x01',\n"
+        "          'a=b' + '\\t' * 60000 + '\\x01', ' ' * 60000 + '\\x01'):\n"
+        "    try:\n"
+        "        parse_extensions([v])\n"
+        "    except ValueError:\n"
+        "        pass\n"
+        "    else:\n"
+        "        raise SystemExit('accepted %r' % v[:8])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], timeout=20, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
