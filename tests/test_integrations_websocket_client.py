@@ -464,6 +464,24 @@ def test_auto_and_the_switch_name(backend: types.SimpleNamespace) -> None:
     assert _autoinstall.selection("websocket_client") == ["websocket_client"]
 
 
+def test_switch_installs_at_first_import(backend: types.SimpleNamespace, tmp_path: Any) -> None:
+    """WSCODEC_AUTO_INSTALL=websocket_client: nothing imported early, installed on ``import websocket``."""
+    from .test_integrations_auto import run_python
+
+    code = (
+        "import wscodec.integrations as w\n"
+        "print('websocket' in sys.modules, w._pending())\n"
+        "import websocket\n"
+        "print(w.installed(), websocket.ABNF.format.__module__)\n"
+    )
+    r = run_python(code, backend.name, tmp_path, WSCODEC_AUTO_INSTALL="websocket_client")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert r.stdout.splitlines() == [
+        "False ['websocket_client']",
+        "{'websocket_client': %r} wscodec.integrations.websocket_client" % backend.name,
+    ]
+
+
 def test_install_uninstall_from_many_threads_while_frames_are_read(backend: types.SimpleNamespace) -> None:
     stream = b"".join(encode(0x1, ("é%d" % i).encode() * 40, key=None) for i in range(40))
     stream += encode(0x8, b"\x03\xe8bye")
