@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -32,10 +31,13 @@ from typing import Dict, List, Optional, Tuple, Union
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "src")
-if SRC not in sys.path:
-    sys.path.insert(0, SRC)
+for path in (SRC, ROOT):
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 import websocket  # noqa: E402
+
+from bench.e2e_echo import free_port, stop_server  # noqa: E402
 
 from wscodec.integrations import websocket_client as integration  # noqa: E402
 
@@ -46,12 +48,6 @@ TARGETS = {
     (1024, True): 2.0, (65536, True): 10.0, (1 << 20, True): 10.0,
 }
 Point = Tuple[int, bool]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(cpus: Optional[set]) -> Tuple[subprocess.Popen, int]:
@@ -73,15 +69,6 @@ def start_server(cpus: Optional[set]) -> Tuple[subprocess.Popen, int]:
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("echo server did not start")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def make_payload(size: int, text: bool, unicode: bool) -> Union[bytes, str]:

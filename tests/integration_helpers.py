@@ -11,6 +11,7 @@ import importlib
 import itertools
 import os
 import struct
+import threading
 import types
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
@@ -225,6 +226,46 @@ def differential(
         uninstall()
     assert actual == expected
     return expected
+
+
+def toggle_during(
+    traffic: Callable[[], object], install: Callable[[], object], uninstall: Callable[[], object]
+) -> List[BaseException]:
+    """install()/uninstall() 60 times from each of 4 threads while 2 threads run ``traffic()``
+    over and over, each run compared with a first run; returns what went wrong (an empty list)."""
+    expected = traffic()
+    errors: List[BaseException] = []
+    stop = threading.Event()
+
+    def toggler(seed: int) -> None:
+        try:
+            for i in range(60):
+                if (i + seed) % 3:
+                    install()
+                else:
+                    uninstall()
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                assert traffic() == expected
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            errors.append(exc)
+
+    togglers = [threading.Thread(target=toggler, args=(s,)) for s in range(4)]
+    readers = [threading.Thread(target=reader) for _ in range(2)]
+    for t in readers + togglers:
+        t.start()
+    for t in togglers:
+        t.join(120)
+    stop.set()
+    for t in readers:
+        t.join(120)
+    if any(t.is_alive() for t in togglers + readers):
+        errors.append(TimeoutError("a thread did not finish within 120 s"))
+    return errors
 
 
 def describe(exc: BaseException) -> Tuple[str, str]:

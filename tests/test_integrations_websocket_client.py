@@ -36,6 +36,7 @@ from .integration_helpers import (  # noqa: E402
     describe,
     differential,
     encode,
+    toggle_during,
 )
 
 PATCHED = [
@@ -496,36 +497,7 @@ def test_install_uninstall_from_many_threads_while_frames_are_read(backend: type
         fb = frame_buffer(sock.recv, False)
         return [frame_tuple(fb.recv_frame()) for _ in range(41)] + [sock.sizes]
 
-    expected = read_all()
-    errors: List[BaseException] = []
-    stop = threading.Event()
-
-    def toggler(seed: int) -> None:
-        try:
-            for i in range(60):
-                if (i + seed) % 3:
-                    integration.install(codec=backend)
-                else:
-                    integration.uninstall()
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    def reader() -> None:
-        try:
-            while not stop.is_set():
-                assert read_all() == expected
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    togglers = [threading.Thread(target=toggler, args=(s,)) for s in range(4)]
-    readers = [threading.Thread(target=reader) for _ in range(2)]
-    for t in readers + togglers:
-        t.start()
-    for t in togglers:
-        t.join(60)
-    stop.set()
-    for t in readers:
-        t.join(60)
+    errors = toggle_during(read_all, lambda: integration.install(codec=backend), integration.uninstall)
     assert errors == []
     integration.uninstall()
     for owner, name in PATCHED:
