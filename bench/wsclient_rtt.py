@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
+import re
+import selectors
 import statistics
 import subprocess
 import sys
@@ -37,7 +38,7 @@ for path in (SRC, ROOT):
 
 import websocket  # noqa: E402
 
-from bench.e2e_echo import free_port, stop_server  # noqa: E402
+from bench.e2e_echo import stop_server  # noqa: E402
 
 from wscodec.integrations import websocket_client as integration  # noqa: E402
 
@@ -51,24 +52,28 @@ Point = Tuple[int, bool]
 
 
 def start_server(cpus: Optional[set]) -> Tuple[subprocess.Popen, int]:
-    port = free_port()
+    """``python -m wscodec serve`` on a free port; returns once it prints that it listens."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WSCODEC_AUTO_INSTALL")}
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, "-m", "wscodec", "serve", "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, "-m", "wscodec", "serve", "--host", "127.0.0.1", "--port", "0",
            "--no-compression", "--log-level", "ERROR"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
     if cpus:
         os.sched_setaffinity(proc.pid, cpus)
-    for _ in range(300):  # bounded: 15 s
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("echo server exited with %s" % proc.returncode)
-            time.sleep(0.05)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 15
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while sel.select(max(0.0, deadline - time.monotonic())):
+            line = proc.stdout.readline()
+            found = re.search(r"listening on ws://127\.0\.0\.1:(\d+)", line)
+            if found:
+                return proc, int(found.group(1))
+            if not line:  # EOF: it exited
+                break
     proc.kill()
-    raise RuntimeError("echo server did not start")
+    proc.wait()
+    raise RuntimeError("the echo server did not start (exit status %s)" % proc.returncode)
 
 
 def make_payload(size: int, text: bool, unicode: bool) -> Union[bytes, str]:
