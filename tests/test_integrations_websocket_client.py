@@ -161,7 +161,10 @@ def test_receive(
         (encode(0x8, b"\x03\xe8\xc3\x28"), ("WebSocketProtocolException", "Invalid close frame.")),
         (encode(0x8, b"\x03"), ("WebSocketProtocolException", "Invalid close frame.")),
         (encode(0x3, b""), ("WebSocketProtocolException", "Invalid opcode 3")),
-        (encode(0x2, b"x", rsv=(True, False, False)), ("WebSocketProtocolException", "rsv is not implemented, yet")),
+        (
+            encode(0x2, b"x", rsv=(True, False, False)),
+            ("WebSocketProtocolException", "rsv is not implemented, yet"),
+        ),
         (encode(0x9, b"x", fin=False), ("WebSocketProtocolException", "Invalid ping frame.")),
         (encode(0x0, b"x"), ("WebSocketProtocolException", "Illegal frame")),
     ],
@@ -222,7 +225,8 @@ def key_source(kind: Any) -> Any:
 
 
 @given(
-    fields=st.tuples(flags, flags, flags, flags, opcodes, mask_values, datas), keys=st.lists(key_sources, max_size=1)
+    fields=st.tuples(flags, flags, flags, flags, opcodes, mask_values, datas),
+    keys=st.lists(key_sources, max_size=1),
 )
 def test_format(backend: types.SimpleNamespace, fields: Any, keys: List[Any]) -> None:
     def run() -> Any:
@@ -312,8 +316,9 @@ utf8_inputs = st.one_of(
     st.binary(max_size=40),
     st.text(max_size=40).map(lambda s: s.encode()),
     st.tuples(st.text(min_size=1, max_size=40), st.integers(0, 200)).map(lambda t: t[0].encode()[: t[1]]),
-    st.tuples(st.text(max_size=20), st.sampled_from([b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90", b"\xe0\x80"]))
-    .map(lambda t: t[0].encode() + t[1]),
+    st.tuples(
+        st.text(max_size=20), st.sampled_from([b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90", b"\xe0\x80"])
+    ).map(lambda t: t[0].encode() + t[1]),
     st.binary(max_size=40).map(bytearray),
     st.text(max_size=20),
     st.just("a\ud800b"),
