@@ -200,6 +200,43 @@ def test_split_reads_keep_the_librarys_read_sizes(
     assert ("frame", 2, (1, 0, 0, 0, 2, 1, payload, "bytes", True)) in result
 
 
+def test_the_fast_paths_are_taken(backend: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed, a conversation never reaches websocket-client's Python masking, its UTF-8 DFA,
+    its per-step header readers or its key-prefixing masker (they raise here), and gives what
+    websocket-client alone gives."""
+    from websocket import _utils
+
+    stream = (
+        encode(0x1, "héllo".encode() * 50)
+        + encode(0x2, bytes(range(256)) * 300, key=b"\x01\x02\x03\x04")
+        + encode(0x8, b"\x03\xe8ok")
+    )
+
+    def run() -> Any:
+        out = converse([stream[:3], stream[3:70000], stream[70000:]], "recv")
+        with mock.patch("os.urandom", counter_bytes()):
+            ws = websocket.WebSocket()
+            sock = ws.sock = FakeSock([])  # type: ignore[assignment]
+            ws.send("text é" * 100)
+            ws.send_binary(bytes(70000))
+        return out, sock.sent
+
+    expected = run()
+    messages = [entry[2] for entry in expected[0][:6:2]]
+    assert messages == ["héllo" * 50, bytes(range(256)) * 300, ""]  # the close: recv() gives ""
+
+    def boom(*args: Any) -> Any:
+        raise AssertionError("websocket-client's slow path ran")
+
+    monkeypatch.setattr(_abnf, "_mask", boom)
+    monkeypatch.setattr(_utils, "_validate_utf8", boom)
+    for name in ("recv_header", "recv_length", "recv_mask"):
+        monkeypatch.setattr(frame_buffer, name, boom)
+    monkeypatch.setattr(ABNF, "_get_masked", boom)
+    integration.install(codec=backend)
+    assert run() == expected
+
+
 # --- sending -----------------------------------------------------------------------------------
 
 flags = st.sampled_from([0, 1, 0, 1, True, False, 2, 1.0, -1])
