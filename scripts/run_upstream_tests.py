@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Run wsproto's and websockets' own test suites without and with wscodec's integrations.
+"""Run wsproto's, websockets' and websocket-client's own test suites without and with wscodec's
+integrations.
 
     python scripts/run_upstream_tests.py                       # pinned versions, all codecs built
     python scripts/run_upstream_tests.py --codecs python       # only the pure-Python codec
     python scripts/run_upstream_tests.py --wsproto 1.3.2 --websockets 16.1.1 --workdir /tmp/up
+    python scripts/run_upstream_tests.py --only websocket_client --websocket-client 1.9.2
 
 What it does, in a temporary directory (kept with --workdir):
 
@@ -12,7 +14,8 @@ What it does, in a temporary directory (kept with --workdir):
    them), pytest, and wscodec: from this source tree by default (a path .pth, like an editable
    install, plus the ``wscodec-auto.pth`` switch the wheel ships), or ``--wscodec SPEC`` to
    ``pip install`` a built wheel instead.
-3. Runs each suite unmodified (wsproto: pytest with ``-bb`` as its tox does; websockets: unittest)
+3. Runs each suite unmodified (wsproto: pytest with ``-bb`` as its tox does; websockets: unittest;
+   websocket-client: pytest on the ``websocket/tests`` its sdist ships, against the installed wheel)
    once with the switch off, then once per codec with ``WSCODEC_AUTO_INSTALL=<library>`` and
    ``WSCODEC_AUTO_INSTALL_CODEC=<codec>`` in the environment: nothing in the suites or a conftest
    changes. Each run reports per-test outcomes and whether the integration was really installed
@@ -29,6 +32,11 @@ from tests/sync) are reported as unavailable. So websockets is pinned to 16.1.1,
 with tests. To try newer versions: --wsproto X --websockets Y (the integrations refuse versions
 outside their tested range unless forced, and an integrated run without the integration installed
 fails loudly here).
+
+websocket-client's sdist (1.9.2) ships its whole suite. Its tests that need a network decide by
+environment variables: TEST_WITH_INTERNET and TEST_WITH_PROXY are removed from the environment
+(those tests skip in every run), and LOCAL_WS_SERVER_PORT points at the suite's own
+``echo-server.py`` (a websockets echo server, never patched here) started on 127.0.0.1 for each run.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -48,7 +57,11 @@ from typing import Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 PTH = SRC / "wscodec" / "integrations" / "wscodec-auto.pth"
-PINS = {"wsproto": "1.3.2", "websockets": "16.1.1"}
+#: integration name -> version; the name is also the distribution name pip and the sdist file use
+#: (pip normalizes websocket_client to websocket-client).
+PINS = {"wsproto": "1.3.2", "websockets": "16.1.1", "websocket_client": "1.9.2"}
+#: websocket-client's network switches (see its tests): off, so those tests skip in every run.
+NETWORK_VARS = ("TEST_WITH_INTERNET", "TEST_WITH_PROXY", "LOCAL_WS_SERVER_PORT")
 
 # Upstream tests that cannot pass with the integration, each for a reason stated here; each is
 # accepted only as "passed without, failed with".
@@ -255,6 +268,8 @@ def prepare(work: Path, pins: Dict[str, str], wscodec_spec: Optional[str]) -> Tu
     if not py.exists():
         sh([sys.executable, "-m", "venv", str(venv)])
     pkgs = ["%s==%s" % kv for kv in pins.items()]
+    if "websocket_client" in pins and "websockets" not in pins:  # its echo-server.py needs it
+        pkgs.append("websockets==%s" % PINS["websockets"])
     sh([str(py), "-m", "pip", "install", "-q", "pytest", *pkgs])
     site = Path(
         subprocess.check_output(
@@ -314,27 +329,82 @@ def websockets_tests(work: Path, tree: Path) -> Path:
     return target
 
 
+def websocket_client_tests(work: Path, tree: Path) -> Path:
+    """The sdist's websocket/tests as a top-level ``tests`` package, so that they import the
+    installed websocket-client (as users get it), not the sdist's copy beside them."""
+    target = work / "websocket_client-tests"
+    if target.exists():
+        shutil.rmtree(target)
+    if not (tree / "websocket" / "tests").is_dir():
+        sys.exit("%s ships no tests: pin a version whose sdist does" % tree.name)
+    shutil.copytree(tree / "websocket" / "tests", target / "tests")
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_echo_server(py: Path, tests: Path, env: Dict[str, str]) -> Tuple[subprocess.Popen, int]:
+    """websocket-client's tests/echo-server.py on 127.0.0.1 (its suite's local server)."""
+    port = free_port()
+    env = {k: v for k, v in env.items() if not k.startswith("WSCODEC_")}
+    env["LOCAL_WS_SERVER_PORT"] = str(port)
+    script = tests / "tests" / "echo-server.py"
+    proc = subprocess.Popen([str(py), str(script)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):  # bounded: 10 s
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    sys.exit("websocket-client's echo-server.py did not start on port %d" % port)
+
+
 def run_suite(py: Path, work: Path, lib: str, tests: Path, codec: Optional[str]) -> dict:
     runner = work / "runner.py"
     runner.write_text(RUNNER)
     label = "%s-%s" % (lib, codec or "off")
     out = work / ("%s.json" % label)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WSCODEC_") and k != "PYTHONPATH"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("WSCODEC_") and k != "PYTHONPATH" and k not in NETWORK_VARS
+    }
+    server = None
+    if lib == "websocket_client":
+        server, port = start_echo_server(py, tests, env)
+        env["LOCAL_WS_SERVER_PORT"] = str(port)
     if codec:
         env["WSCODEC_AUTO_INSTALL"] = lib
         env["WSCODEC_AUTO_INSTALL_CODEC"] = codec
     flags = ["-bb"] if lib == "wsproto" else []  # as wsproto's tox runs it
-    mode = "pytest" if lib == "wsproto" else "unittest"
+    mode = "unittest" if lib == "websockets" else "pytest"
     t0 = time.monotonic()
-    with open(work / ("%s.log" % label), "w") as log:
-        subprocess.run(
-            [str(py), *flags, str(runner), mode, str(tests), str(out)],
-            cwd=str(tests),
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
+    try:
+        with open(work / ("%s.log" % label), "w") as log:
+            subprocess.run(
+                [str(py), *flags, str(runner), mode, str(tests), str(out)],
+                cwd=str(tests),
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
     if not out.exists():
         sys.exit("%s run crashed: see %s" % (label, work / ("%s.log" % label)))
     report = json.loads(out.read_text())
@@ -361,7 +431,10 @@ def main() -> int:
     )
     parser.add_argument("--wsproto", default=PINS["wsproto"], help="version (default %(default)s)")
     parser.add_argument("--websockets", default=PINS["websockets"], help="version (default %(default)s)")
-    parser.add_argument("--only", choices=["wsproto", "websockets"])
+    parser.add_argument(
+        "--websocket-client", default=PINS["websocket_client"], help="version (default %(default)s)"
+    )
+    parser.add_argument("--only", choices=sorted(PINS))
     parser.add_argument("--codecs", help="comma-separated: c,python (default: every codec built)")
     parser.add_argument(
         "--wscodec", metavar="SPEC", help="pip-install this wscodec (a wheel) instead of the source tree"
@@ -374,7 +447,7 @@ def main() -> int:
     started = time.monotonic()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="wscodec-upstream-"))
     work.mkdir(parents=True, exist_ok=True)
-    pins = {"wsproto": args.wsproto, "websockets": args.websockets}
+    pins = {"wsproto": args.wsproto, "websockets": args.websockets, "websocket_client": args.websocket_client}
     if args.only:
         pins = {args.only: pins[args.only]}
     ok = True
@@ -383,7 +456,12 @@ def main() -> int:
         codecs = args.codecs.split(",") if args.codecs else built_codecs(py)
         print("setup: %.0f s; codecs: %s" % (time.monotonic() - started, ", ".join(codecs)))
         for lib, tree in trees.items():
-            tests = tree if lib == "wsproto" else websockets_tests(work, tree)
+            if lib == "wsproto":
+                tests = tree
+            elif lib == "websockets":
+                tests = websockets_tests(work, tree)
+            else:
+                tests = websocket_client_tests(work, tree)
             base = run_suite(py, work, lib, tests, None)
             print(
                 "\n%s %s, integration off: %s (%.1f s)"

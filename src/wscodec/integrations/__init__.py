@@ -1,12 +1,13 @@
-"""Drop-in speedups: wscodec's codec inside wsproto and websockets, their behaviour unchanged.
+"""Drop-in speedups: wscodec's codec inside wsproto, websockets and websocket-client, their
+behaviour unchanged.
 
     import wscodec.integrations
-    wscodec.integrations.install("wsproto")   # or "websockets", or a list; None: all
+    wscodec.integrations.install("wsproto")   # or "websockets", "websocket_client", a list; None: all
     wscodec.integrations.auto()               # every integration whose library is importable
     wscodec.integrations.uninstall()          # the libraries' original code, exactly
 
-Each integration patches a few methods of its library in place (``wscodec.integrations.wsproto``
-and ``wscodec.integrations.websockets`` say which and why). The fast paths take only input the
+Each integration patches a few methods of its library in place (``wscodec.integrations.wsproto``,
+``.websockets`` and ``.websocket_client`` say which and why). The fast paths take only input the
 library accepts and hand everything else to the library's own code, so events, exceptions, error
 messages, close codes and partial-frame delivery stay the library's. Installing is idempotent,
 serialized by a lock and reversible; ``codec=`` picks the wscodec backend ("c" or "python";
@@ -21,8 +22,8 @@ process that never imports wsproto never pays for it). ``WSCODEC_AUTO_INSTALL_CO
 allows the pure-Python codec (for testing: it makes the libraries no faster). Trade-offs:
 
 * Process-wide, and inherited by every child process through the environment: set it where the
-  server starts, not globally in a shell profile.
-* Invisible in the code: whoever reads the application does not see that wsproto/websockets run
+  application starts, not globally in a shell profile.
+* Invisible in the code: whoever reads the application does not see that its WebSocket library runs
   patched code. ``wscodec.integrations.installed()`` tells, and logs can record it.
 * Skipped by ``python -S``, by ``-I`` embedders that do not run site, and by installs that do not
   process .pth files (zipapps, some freezers; editable installs of wscodec do not get the file);
@@ -63,7 +64,12 @@ __all__ = [
 ]
 
 #: integration name -> the library's top-level package (what the post-import hook waits for).
-INTEGRATIONS: Dict[str, str] = {"wsproto": "wsproto", "websockets": "websockets"}
+#: websocket_client: the websocket-client distribution, imported as ``websocket``.
+INTEGRATIONS: Dict[str, str] = {
+    "wsproto": "wsproto",
+    "websockets": "websockets",
+    "websocket_client": "websocket",
+}
 ENV_VAR = "WSCODEC_AUTO_INSTALL"
 
 Names = Union[None, str, Iterable[str]]

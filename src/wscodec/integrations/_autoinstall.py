@@ -1,8 +1,8 @@
 """Imported by ``wscodec-auto.pth`` at interpreter start, only when WSCODEC_AUTO_INSTALL is set.
 
 Values: "1", "true", "yes", "on", "all" -> every integration; a comma-separated list of names
-("wsproto,websockets") -> those; "0", "false", "no", "off" or empty -> nothing. Installs lazily (at
-the first import of each library) and only reports problems as warnings.
+("wsproto,websocket_client") -> those; "0", "false", "no", "off" or empty -> nothing. Installs
+lazily (at the first import of each library) and only reports problems as warnings.
 WSCODEC_AUTO_INSTALL_CODEC: "c" (what an empty value means too: the compiled codec or nothing)
 or "python" (the pure-Python codec, for testing: it makes the libraries no faster).
 """
