@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import os
 import struct
 import threading
 import types
@@ -17,6 +16,8 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 from hypothesis import strategies as st
+
+from ._peers import skip_or_fail
 
 REQUIRE_PEERS = "WSCODEC_REQUIRE_PEERS"
 
@@ -27,10 +28,8 @@ def require_library(module: str, distribution: str) -> types.ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        reason = "%s is not installed (%s)" % (distribution, exc)
-        if os.environ.get(REQUIRE_PEERS, "").strip().lower() not in ("", "0", "false", "no"):
-            pytest.fail("%s=1 but %s" % (REQUIRE_PEERS, reason), pytrace=False)
-        pytest.skip(reason, allow_module_level=True)
+        skip_or_fail(REQUIRE_PEERS, "%s is not installed (%s)" % (distribution, exc))
+        raise  # not reached: skip_or_fail raises
 
 CONTROL = (0x8, 0x9, 0xA)
 RESERVED = (0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF)

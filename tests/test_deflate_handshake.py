@@ -20,6 +20,7 @@ from wscodec.events import Message
 
 from .connection_helpers import pump, run, within
 from .deflate_helpers import json_like
+from .integration_helpers import require_library
 
 
 # ---------------------------------------------------------------- negotiation, server side
@@ -238,8 +239,8 @@ def test_serve_cli_compression_flags(backend):
 def test_websockets_interop(backend):
     """Cross-check with a reference implementation, both ways, when it is installed (it is in the
     test extra for the integrations; nothing else here needs it)."""
-    websockets_client = pytest.importorskip("websockets.asyncio.client")
-    websockets_server = pytest.importorskip("websockets.asyncio.server")
+    websockets_client = require_library("websockets.asyncio.client", "websockets")
+    websockets_server = require_library("websockets.asyncio.server", "websockets")
     msgs = [json_like(100_000).decode(), json_like(20), "é" * 1000]
 
     async def ws_echo(ws: Any) -> None:

@@ -11,7 +11,9 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-uvicorn = pytest.importorskip("uvicorn")
+from .integration_helpers import require_library  # noqa: E402
+
+uvicorn = require_library("uvicorn", "uvicorn")
 
 from wscodec.asyncio import ConnectionClosed, InvalidStatus, connect  # noqa: E402
 from wscodec.http import MAX_EARLY_DATA  # noqa: E402

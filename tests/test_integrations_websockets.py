@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-pytest.importorskip("websockets")
+from .integration_helpers import require_library  # noqa: E402
+
+require_library("websockets", "websockets")
 
 from websockets import frames as wf  # noqa: E402
 from websockets.extensions.permessage_deflate import PerMessageDeflate  # noqa: E402

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-pytest.importorskip("wsproto")
+from .integration_helpers import require_library  # noqa: E402
+
+require_library("wsproto", "wsproto")
 
 from wsproto import Connection, ConnectionType  # noqa: E402
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage  # noqa: E402
