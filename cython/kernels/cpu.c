@@ -41,9 +41,16 @@ static const char *const level_names[] = {"scalar"};
  *   UTF-8, multi-byte text: scalar/sse2 DFA ~0.6 GB/s, avx2/avx512 ~17 GB/s; ASCII ~4x that.
  * The UTF-8 threshold follows multi-byte text (ASCII is then released at ~0.5 us of work).
  * NEON: typical aarch64 cores reach about half of the AVX2 figures. */
-#define WSC_SCALAR_TABLE {"scalar", "scalar", wsc_mask_scalar_k, wsc_utf8_scalar_k, wsc_sha1_scalar, 32768, 4096}
+#define WSC_SCALAR_TABLE {"scalar", "scalar", wsc_mask_scalar_k, wsc_utf8_scalar_k, wsc_sha1_scalar, 32768, 4096,       \
+    wsc_text_scan_scalar_k, wsc_text_ascii_scalar_k, wsc_text_decode_scalar_k, wsc_text_size_scalar_k, \
+    wsc_text_encode_scalar_k}
 
 wsc_kernel_table wsc_table = WSC_SCALAR_TABLE;
+
+#define WSC_TEXT_SELECT(t, isa)                                                                     \
+    ((t).text_scan = wsc_text_scan_##isa, (t).text_ascii = wsc_text_ascii_##isa,                    \
+     (t).text_decode = wsc_text_decode_##isa, (t).text_size = wsc_text_size_##isa,                  \
+     (t).text_encode = wsc_text_encode_##isa)
 
 static int best_level = -1; /* detected once */
 static int selected;
@@ -146,18 +153,21 @@ int wsc_cpu_select(int level)
 
     if (level < 0 || level > wsc_cpu_best_level())
         return -1;
+    wsc_text_tables_init();
     t.level = level_names[level];
 #if defined(WSC_X86_64)
     if (level >= 1) {
         t.mask = wsc_mask_sse2;
         t.utf8 = wsc_utf8_sse2;
         t.nogil_mask = 65536;
+        WSC_TEXT_SELECT(t, sse2);
     }
     if (level >= 2) {
         t.mask = wsc_mask_avx2;
         t.utf8 = wsc_utf8_avx2;
         t.nogil_mask = 131072;
         t.nogil_utf8 = 32768;
+        WSC_TEXT_SELECT(t, avx2);
         if (has_sha) {
             t.sha1 = "sha";
             t.sha1_compress = wsc_sha1_sha;
@@ -166,6 +176,7 @@ int wsc_cpu_select(int level)
     if (level >= 3) {
         t.mask = wsc_mask_avx512;
         t.utf8 = wsc_utf8_avx512;
+        WSC_TEXT_SELECT(t, avx512);
     }
 #elif defined(WSC_AARCH64)
     if (level >= 1) {
@@ -173,6 +184,7 @@ int wsc_cpu_select(int level)
         t.utf8 = wsc_utf8_neon;
         t.nogil_mask = 65536;
         t.nogil_utf8 = 16384;
+        WSC_TEXT_SELECT(t, neon);
     }
 #endif
     wsc_table = t;
