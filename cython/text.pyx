@@ -12,6 +12,7 @@ from cpython.buffer cimport PyBuffer_Release
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport int64_t, uint32_t
+from libc.string cimport memcpy
 
 from wsc_buf cimport get_buffer
 from wsc_kernels cimport (
@@ -148,7 +149,7 @@ Incremental decoder for a text message that arrives in fragments.
         cdef uint32_t state = self._state
         cdef size_t bad, need = 0, end
         cdef unsigned char head[4]
-        cdef unsigned length, k
+        cdef unsigned length
         cdef long code = -1
         cdef int64_t base = self._offset
         if n >= wsc_k.nogil_utf8:
@@ -165,24 +166,20 @@ Incremental decoder for a text message that arrives in fragments.
             wsc_text_char(self._tail, &length)  # its length, from the lead byte
             need = length - self._ntail
             if n < need:  # still unfinished: carry it on
-                for k in range(n):
-                    self._tail[self._ntail + k] = s[k]
+                memcpy(self._tail + self._ntail, s, n & 3)  # n < need <= 3
                 self._ntail += <unsigned>n
                 self._state = state
                 return ""
-            for k in range(self._ntail):
-                head[k] = self._tail[k]
-            for k in range(need):
-                head[self._ntail + k] = s[k]
+            memcpy(head, self._tail, self._ntail & 3)  # at most 3 bytes carried
+            memcpy(head + self._ntail, s, need & 3)  # at most 3 bytes needed
             code = wsc_text_char(head, &length)
         end = n
         if state != WSC_UTF8_ACCEPT:  # a character cut by the end: back up to its lead byte
             while (s[end - 1] & 0xC0) == 0x80:
                 end -= 1
             end -= 1
-        self._ntail = <unsigned>(n - end)
-        for k in range(self._ntail):
-            self._tail[k] = s[end + k]
+        self._ntail = <unsigned>(n - end) & 3  # at most 3: an unfinished character
+        memcpy(self._tail, s + end, self._ntail)
         text = wsc_text_build(s + need, end - need, code, 0)
         self._state = state
         if final:
