@@ -33,7 +33,7 @@ static inline int wsc_text_ascii_start(const unsigned char *s, size_t n)
 
 /* A compact ASCII str of s[0..n) when it is all ASCII; else None and *prefix = the length of an
  * ASCII prefix. */
-static PyObject *wsc_text_try_ascii(const unsigned char *s, size_t n, size_t *prefix)
+static inline PyObject *wsc_text_try_ascii(const unsigned char *s, size_t n, size_t *prefix)
 {
     PyObject *u = PyUnicode_New((Py_ssize_t)n, 0x7F);
     size_t k;
@@ -56,7 +56,7 @@ static inline Py_UCS4 wsc_text_maxchar_of(Py_UCS4 c)
 
 /* The str of valid, complete UTF-8 s[0..n), preceded by code point `head` when head >= 0. Bytes
  * before `ascii` are known to be ASCII (they are not scanned). */
-static PyObject *wsc_text_build(const unsigned char *s, size_t n, long head, size_t ascii)
+static inline PyObject *wsc_text_build(const unsigned char *s, size_t n, long head, size_t ascii)
 {
     int nogil = n >= wsc_k->nogil_utf8, kind;
     unsigned maxbyte = 0;
@@ -87,7 +87,7 @@ static PyObject *wsc_text_build(const unsigned char *s, size_t n, long head, siz
 }
 
 /* UTF-8 length of str u; -1 when it holds a surrogate (not encodable) */
-static Py_ssize_t wsc_text_utf8_size(PyObject *u)
+static inline Py_ssize_t wsc_text_utf8_size(PyObject *u)
 {
     size_t n = (size_t)PyUnicode_GET_LENGTH(u), surrogates = 0, size;
 
@@ -99,7 +99,7 @@ static Py_ssize_t wsc_text_utf8_size(PyObject *u)
 }
 
 /* str u (no surrogates: wsc_text_utf8_size said so) as UTF-8 at out, which has room for it */
-static void wsc_text_encode_into(unsigned char *out, PyObject *u)
+static inline void wsc_text_encode_into(unsigned char *out, PyObject *u)
 {
     size_t n = (size_t)PyUnicode_GET_LENGTH(u);
 
