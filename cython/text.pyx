@@ -4,12 +4,12 @@
 ``decode_text`` validates (the UTF-8 kernels) and then builds the str in CPython's compact form of
 the right kind directly (wsc_textobj.h); an error is InvalidUTF8 (close code 1007) whose ``offset``
 is what ``utf8_error_offset`` reports. ``TextDecoder`` does the same for a fragmented message.
-``encode_text`` writes UTF-8 straight into the new bytes object; a surrogate raises the
-interpreter's own UnicodeEncodeError, exactly as ``str.encode("utf-8")``.
+``encode_text`` writes UTF-8 straight into the new bytes object in one pass; a surrogate raises
+the interpreter's own UnicodeEncodeError, exactly as ``str.encode("utf-8")``.
 """
 
 from cpython.buffer cimport PyBuffer_Release
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport int64_t, uint32_t
 from libc.string cimport memcpy
@@ -30,8 +30,7 @@ cdef extern from "wsc_textobj.h":
     int wsc_text_ascii_start(const unsigned char *s, size_t n)
     object wsc_text_try_ascii(const unsigned char *s, size_t n, size_t *prefix)
     object wsc_text_build(const unsigned char *s, size_t n, long head, size_t ascii)
-    Py_ssize_t wsc_text_utf8_size(object u)
-    void wsc_text_encode_into(unsigned char *out, object u)
+    object wsc_text_encode_new(object u)
     uint32_t wsc_text_char(const unsigned char *s, unsigned *length)
 
 
@@ -82,15 +81,9 @@ def decode_text(data):
 def encode_text(text):
     """``text`` encoded as UTF-8, exactly as ``str.encode("utf-8")`` (surrogates raise
     UnicodeEncodeError)."""
-    cdef Py_ssize_t size
     if not PyUnicode_Check(text):
         raise TypeError("encode_text() argument must be str, not %s" % type(text).__name__)
-    size = wsc_text_utf8_size(text)
-    if size < 0:
-        return str.encode(text, "utf-8")  # raises the interpreter's own UnicodeEncodeError
-    out = PyBytes_FromStringAndSize(NULL, size)
-    wsc_text_encode_into(<unsigned char *>PyBytes_AS_STRING(out), text)
-    return out
+    return wsc_text_encode_new(text)
 
 
 cdef class TextDecoder:

@@ -51,13 +51,13 @@ typedef size_t (*wsc_utf8_fn)(const unsigned char *s, size_t n, uint32_t *state)
 /* Text (wsc_text.h has the contracts): scan = continuation bytes counted, *maxbyte raised to the
  * largest byte; ascii = length of the ASCII prefix, copied to out; decode = valid, complete UTF-8
  * s[0..n) holding nchars characters into code units of `kind` (1, 2, 4) at out; size = UTF-8 length
- * of n code units (*surrogates += the unencodable ones); encode = n code units (no surrogates) as
- * UTF-8 at out, returns the length. */
+ * of n code units (*surrogates += the unencodable ones); encode = n code units as UTF-8 at out (a
+ * surrogate as 3 bytes, and *surrogates made non-zero), returns the length. */
 typedef size_t (*wsc_text_scan_fn)(const unsigned char *s, size_t n, unsigned *maxbyte);
 typedef size_t (*wsc_text_ascii_fn)(unsigned char *out, const unsigned char *s, size_t n);
 typedef void (*wsc_text_decode_fn)(void *out, int kind, const unsigned char *s, size_t n, size_t nchars);
 typedef size_t (*wsc_text_size_fn)(const void *data, int kind, size_t n, size_t *surrogates);
-typedef size_t (*wsc_text_encode_fn)(unsigned char *out, const void *data, int kind, size_t n);
+typedef size_t (*wsc_text_encode_fn)(unsigned char *out, const void *data, int kind, size_t n, size_t *surrogates);
 /* SHA-1 compression of nblocks consecutive 64-byte blocks into h. */
 typedef void (*wsc_sha1_fn)(uint32_t h[5], const unsigned char *blocks, size_t nblocks);
 
@@ -117,13 +117,15 @@ WSC_HIDDEN size_t wsc_text_scan_scalar_k(const unsigned char *s, size_t n, unsig
 WSC_HIDDEN size_t wsc_text_ascii_scalar_k(unsigned char *out, const unsigned char *s, size_t n);
 WSC_HIDDEN void wsc_text_decode_scalar_k(void *out, int kind, const unsigned char *s, size_t n, size_t nchars);
 WSC_HIDDEN size_t wsc_text_size_scalar_k(const void *data, int kind, size_t n, size_t *surrogates);
-WSC_HIDDEN size_t wsc_text_encode_scalar_k(unsigned char *out, const void *data, int kind, size_t n);
+WSC_HIDDEN size_t wsc_text_encode_scalar_k(unsigned char *out, const void *data, int kind, size_t n,
+                                          size_t *surrogates);
 #define WSC_TEXT_KERNELS(isa)                                                                              \
     WSC_HIDDEN size_t wsc_text_scan_##isa(const unsigned char *s, size_t n, unsigned *maxbyte);           \
     WSC_HIDDEN size_t wsc_text_ascii_##isa(unsigned char *out, const unsigned char *s, size_t n);         \
     WSC_HIDDEN void wsc_text_decode_##isa(void *out, int kind, const unsigned char *s, size_t n, size_t nchars); \
     WSC_HIDDEN size_t wsc_text_size_##isa(const void *data, int kind, size_t n, size_t *surrogates);      \
-    WSC_HIDDEN size_t wsc_text_encode_##isa(unsigned char *out, const void *data, int kind, size_t n);
+    WSC_HIDDEN size_t wsc_text_encode_##isa(unsigned char *out, const void *data, int kind, size_t n,          \
+                                            size_t *surrogates);
 #ifdef WSC_X86_64
 WSC_TEXT_KERNELS(sse2)
 WSC_TEXT_KERNELS(avx2)

@@ -93,11 +93,11 @@ static inline size_t wsc_text_size(const void *data, int kind, size_t n, size_t 
     return wsc_k->text_size(data, kind, n, surrogates);
 }
 
-static inline size_t wsc_text_encode(unsigned char *out, const void *data, int kind, size_t n)
+static inline size_t wsc_text_encode(unsigned char *out, const void *data, int kind, size_t n, size_t *surrogates)
 {
     if (n < 32)
-        return wsc_text_encode_scalar(out, data, kind, n);
-    return wsc_k->text_encode(out, data, kind, n);
+        return wsc_text_encode_scalar(out, data, kind, n, surrogates);
+    return wsc_k->text_encode(out, data, kind, n, surrogates);
 }
 
 #endif /* WSC_DISPATCH_H */

@@ -164,7 +164,7 @@ static inline size_t wsc_text_size_scalar(const void *data, int kind, size_t n, 
     WSC_TEXT_SIZE_BODY(uint32_t, data, n, surrogates);
 }
 
-/* One code point (not a surrogate) as UTF-8 at out; returns its length. */
+/* One code point as UTF-8 at out (a surrogate as 3 bytes); returns its length. */
 static inline size_t wsc_text_put(unsigned char *out, uint32_t c)
 {
     if (c < 0x80) {
@@ -189,42 +189,49 @@ static inline size_t wsc_text_put(unsigned char *out, uint32_t c)
     return 4;
 }
 
-/* n code units of type T (no surrogates) as UTF-8 at out; returns the bytes written */
-#define WSC_TEXT_ENCODE_BODY(T, out, data, n)                                       \
+/* n code units of type T as UTF-8 at out; returns the bytes written, *surrogates made non-zero
+ * when one was met (written as 3 bytes: the caller discards the output) */
+#define WSC_TEXT_ENCODE_BODY(T, out, data, n, surrogates)                           \
     do {                                                                            \
         const T *p_ = (const T *)data;                                              \
-        size_t i_, o_ = 0;                                                          \
+        size_t i_, o_ = 0, bad_ = 0;                                                \
         for (i_ = 0; i_ < n; i_++) {                                                \
-            if (p_[i_] < 0x80)                                                      \
-                out[o_++] = (unsigned char)p_[i_];                                  \
-            else                                                                    \
-                o_ += wsc_text_put(out + o_, p_[i_]);                               \
+            uint32_t c_ = p_[i_];                                                   \
+            if (c_ < 0x80) {                                                        \
+                out[o_++] = (unsigned char)c_;                                      \
+            } else {                                                                \
+                bad_ |= (c_ - 0xD800u) < 0x800u;                                    \
+                o_ += wsc_text_put(out + o_, c_);                                   \
+            }                                                                       \
         }                                                                           \
+        *surrogates |= bad_;                                                        \
         return o_;                                                                  \
     } while (0)
 
 static inline size_t wsc_text_encode1_scalar(unsigned char *out, const void *data, size_t n)
 {
-    WSC_TEXT_ENCODE_BODY(uint8_t, out, data, n);
+    size_t none = 0; /* Latin-1 holds no surrogates */
+    WSC_TEXT_ENCODE_BODY(uint8_t, out, data, n, &none);
 }
 
-static inline size_t wsc_text_encode2_scalar(unsigned char *out, const void *data, size_t n)
+static inline size_t wsc_text_encode2_scalar(unsigned char *out, const void *data, size_t n, size_t *surrogates)
 {
-    WSC_TEXT_ENCODE_BODY(uint16_t, out, data, n);
+    WSC_TEXT_ENCODE_BODY(uint16_t, out, data, n, surrogates);
 }
 
-static inline size_t wsc_text_encode4_scalar(unsigned char *out, const void *data, size_t n)
+static inline size_t wsc_text_encode4_scalar(unsigned char *out, const void *data, size_t n, size_t *surrogates)
 {
-    WSC_TEXT_ENCODE_BODY(uint32_t, out, data, n);
+    WSC_TEXT_ENCODE_BODY(uint32_t, out, data, n, surrogates);
 }
 
-static inline size_t wsc_text_encode_scalar(unsigned char *out, const void *data, int kind, size_t n)
+static inline size_t wsc_text_encode_scalar(unsigned char *out, const void *data, int kind, size_t n,
+                                            size_t *surrogates)
 {
     if (kind == 1)
         return wsc_text_encode1_scalar(out, data, n);
     if (kind == 2)
-        return wsc_text_encode2_scalar(out, data, n);
-    return wsc_text_encode4_scalar(out, data, n);
+        return wsc_text_encode2_scalar(out, data, n, surrogates);
+    return wsc_text_encode4_scalar(out, data, n, surrogates);
 }
 
 #endif /* WSC_TEXT_H */

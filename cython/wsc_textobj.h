@@ -101,12 +101,41 @@ static inline Py_ssize_t wsc_text_utf8_size(PyObject *u)
 /* str u (no surrogates: wsc_text_utf8_size said so) as UTF-8 at out, which has room for it */
 static inline void wsc_text_encode_into(unsigned char *out, PyObject *u)
 {
-    size_t n = (size_t)PyUnicode_GET_LENGTH(u);
+    size_t n = (size_t)PyUnicode_GET_LENGTH(u), surrogates = 0;
 
     if (PyUnicode_IS_ASCII(u))
         WSC_TEXT_RUN(n >= wsc_k->nogil_mask, memcpy(out, PyUnicode_DATA(u), n));
     else
-        WSC_TEXT_RUN(n >= wsc_k->nogil_utf8, wsc_text_encode(out, PyUnicode_DATA(u), PyUnicode_KIND(u), n));
+        WSC_TEXT_RUN(n >= wsc_k->nogil_utf8,
+                     wsc_text_encode(out, PyUnicode_DATA(u), PyUnicode_KIND(u), n, &surrogates));
+}
+
+/* str u as a new bytes object of UTF-8, in one pass: the bytes object is allocated for the longest
+ * UTF-8 the kind allows (as CPython's own encoder does) and shrunk after. A surrogate raises the
+ * interpreter's own UnicodeEncodeError (PyUnicode_AsUTF8String is str.encode("utf-8")). */
+static inline PyObject *wsc_text_encode_new(PyObject *u)
+{
+    size_t n = (size_t)PyUnicode_GET_LENGTH(u), surrogates = 0, size;
+    int kind = PyUnicode_KIND(u);
+    size_t most = kind == 1 ? 2 : kind == 2 ? 3 : 4; /* UTF-8 bytes per code unit, at most */
+    PyObject *out;
+
+    if (PyUnicode_IS_ASCII(u))
+        return PyBytes_FromStringAndSize((const char *)PyUnicode_DATA(u), (Py_ssize_t)n);
+    if (n > (size_t)PY_SSIZE_T_MAX / most)
+        return PyErr_NoMemory();
+    out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * most));
+    if (out == NULL)
+        return NULL;
+    WSC_TEXT_RUN(n >= wsc_k->nogil_utf8, size = wsc_text_encode((unsigned char *)PyBytes_AS_STRING(out),
+                                                                  PyUnicode_DATA(u), kind, n, &surrogates));
+    if (surrogates) {
+        Py_DECREF(out);
+        return PyUnicode_AsUTF8String(u);
+    }
+    if (size < n * most && _PyBytes_Resize(&out, (Py_ssize_t)size) < 0)
+        return NULL;
+    return out;
 }
 
 #endif /* WSC_TEXTOBJ_H */

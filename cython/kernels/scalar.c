@@ -44,7 +44,7 @@ size_t wsc_text_size_scalar_k(const void *data, int kind, size_t n, size_t *surr
     return wsc_text_size_scalar(data, kind, n, surrogates);
 }
 
-size_t wsc_text_encode_scalar_k(unsigned char *out, const void *data, int kind, size_t n)
+size_t wsc_text_encode_scalar_k(unsigned char *out, const void *data, int kind, size_t n, size_t *surrogates)
 {
-    return wsc_text_encode_scalar(out, data, kind, n);
+    return wsc_text_encode_scalar(out, data, kind, n, surrogates);
 }

@@ -158,9 +158,10 @@ WSC_TARGET_AVX2 void wsc_text_decode_avx2(void *out, int kind, const unsigned ch
         decode_kind_avx2(out, 4, s, n, nchars);
 }
 
-/* UTF-8 of 8 code points (32-bit lanes, no surrogates) at out; returns the bytes written. Stores
- * 16 bytes at out and 16 at out + (length of the first 4): the caller leaves that much room. */
-WSC_INLINE_AVX2 size_t encode8_avx2(unsigned char *out, __m256i c)
+/* UTF-8 of 8 code points (32-bit lanes) at out; returns the bytes written, and sets the lanes of
+ * *bad that hold a surrogate. Stores 16 bytes at out and 16 at out + (length of the first 4): the
+ * caller leaves that much room. */
+WSC_INLINE_AVX2 size_t encode8_avx2(unsigned char *out, __m256i c, __m256i *bad)
 {
     const __m256i low6 = _mm256_and_si256(c, _mm256_set1_epi32(0x3F));
     const __m256i mid6 = _mm256_and_si256(_mm256_srli_epi32(c, 6), _mm256_set1_epi32(0x3F));
@@ -187,6 +188,8 @@ WSC_INLINE_AVX2 size_t encode8_avx2(unsigned char *out, __m256i c)
     __m256i packed;
     size_t len0 = wsc_text_pack_len[i0];
 
+    *bad = _mm256_or_si256(*bad, _mm256_cmpeq_epi32(_mm256_and_si256(c, _mm256_set1_epi32(~0x7FF)),
+                                                     _mm256_set1_epi32(0xD800)));
     r = _mm256_blendv_epi8(r, three, m2);
     r = _mm256_blendv_epi8(r, four, m3);
     packed = _mm256_shuffle_epi8(r, _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)wsc_text_packs[i0])),
@@ -199,9 +202,10 @@ WSC_INLINE_AVX2 size_t encode8_avx2(unsigned char *out, __m256i c)
 /* Each loop step takes 16 characters and runs while 32 remain: the second half's last store ends
  * at most 16 bytes past the UTF-8 of its first 12 characters, and the 16 characters after the step
  * take at least 16 bytes. */
-WSC_TARGET_AVX2 size_t wsc_text_encode_avx2(unsigned char *out, const void *data, int kind, size_t n)
+WSC_TARGET_AVX2 size_t wsc_text_encode_avx2(unsigned char *out, const void *data, int kind, size_t n, size_t *surrogates)
 {
     const __m256i zero = _mm256_setzero_si256();
+    __m256i bad = _mm256_setzero_si256();
     size_t i = 0, o = 0;
     __m256i v, v1;
     __m128i lo, hi;
@@ -215,8 +219,8 @@ WSC_TARGET_AVX2 size_t wsc_text_encode_avx2(unsigned char *out, const void *data
                 o += 16;
                 continue;
             }
-            o += encode8_avx2(out + o, _mm256_cvtepu8_epi32(lo));
-            o += encode8_avx2(out + o, _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
+            o += encode8_avx2(out + o, _mm256_cvtepu8_epi32(lo), &bad);
+            o += encode8_avx2(out + o, _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)), &bad);
         }
         return o + wsc_text_encode1_scalar(out + o, p + i, n - i);
     }
@@ -231,10 +235,11 @@ WSC_TARGET_AVX2 size_t wsc_text_encode_avx2(unsigned char *out, const void *data
                 o += 16;
                 continue;
             }
-            o += encode8_avx2(out + o, _mm256_cvtepu16_epi32(lo));
-            o += encode8_avx2(out + o, _mm256_cvtepu16_epi32(hi));
+            o += encode8_avx2(out + o, _mm256_cvtepu16_epi32(lo), &bad);
+            o += encode8_avx2(out + o, _mm256_cvtepu16_epi32(hi), &bad);
         }
-        return o + wsc_text_encode2_scalar(out + o, p + i, n - i);
+        *surrogates |= !_mm256_testz_si256(bad, bad);
+        return o + wsc_text_encode2_scalar(out + o, p + i, n - i, surrogates);
     }
     {
         const uint32_t *p = (const uint32_t *)data;
@@ -249,10 +254,11 @@ WSC_TARGET_AVX2 size_t wsc_text_encode_avx2(unsigned char *out, const void *data
                 o += 16;
                 continue;
             }
-            o += encode8_avx2(out + o, v);
-            o += encode8_avx2(out + o, v1);
+            o += encode8_avx2(out + o, v, &bad);
+            o += encode8_avx2(out + o, v1, &bad);
         }
-        return o + wsc_text_encode4_scalar(out + o, p + i, n - i);
+        *surrogates |= !_mm256_testz_si256(bad, bad);
+        return o + wsc_text_encode4_scalar(out + o, p + i, n - i, surrogates);
     }
 }
 

@@ -1,6 +1,4 @@
-/* text_avx512.c - text kernels at level avx512 (F + BW): the scan, the ASCII copy and decoding
- * with 64-byte vectors; the UTF-8 length and encoding are the AVX2 kernels (every AVX-512 CPU
- * runs them). */
+/* text_avx512.c - text kernels at level avx512 (F + BW), with 64-byte vectors. */
 #include "wsc_cpu.h"
 
 #ifdef WSC_X86_64
@@ -143,14 +141,137 @@ WSC_TARGET_AVX512 void wsc_text_decode_avx512(void *out, int kind, const unsigne
         decode_kind_avx512(out, 4, s, n, nchars);
 }
 
-WSC_TARGET_AVX512 size_t wsc_text_size_avx512(const void *data, int kind, size_t n, size_t *surrogates)
+/* 16 code units of `kind` at p as 32-bit lanes */
+WSC_INLINE_AVX512 __m512i load16_avx512(const void *p, int kind)
 {
-    return wsc_text_size_avx2(data, kind, n, surrogates);
+    if (kind == 1)
+        return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+    if (kind == 2)
+        return _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+    return _mm512_loadu_si512(p);
 }
 
-WSC_TARGET_AVX512 size_t wsc_text_encode_avx512(unsigned char *out, const void *data, int kind, size_t n)
+/* per-lane counters (32-bit, at most 3 per step: summed into 64 bits every 2**28 steps) */
+WSC_INLINE_AVX512 size_t size_kind_avx512(const void *data, int kind, size_t n, size_t *surrogates)
 {
-    return wsc_text_encode_avx2(out, data, kind, n);
+    const char *p = (const char *)data;
+    const __m512i one = _mm512_set1_epi32(1);
+    __m512i extra = _mm512_setzero_si512(), bad = _mm512_setzero_si512(), acc, sacc, c;
+    size_t i = 0, size = n;
+    int k;
+
+    while (n - i >= 16) {
+        acc = _mm512_setzero_si512(), sacc = _mm512_setzero_si512();
+        for (k = 0; k < (1 << 28) && n - i >= 16; k++, i += 16) {
+            c = load16_avx512(p + i * (size_t)kind, kind);
+            acc = _mm512_mask_add_epi32(acc, _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0x7F)), acc, one);
+            acc = _mm512_mask_add_epi32(acc, _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0x7FF)), acc, one);
+            acc = _mm512_mask_add_epi32(acc, _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0xFFFF)), acc, one);
+            sacc = _mm512_mask_add_epi32(sacc, _mm512_cmpeq_epu32_mask(_mm512_and_si512(c, _mm512_set1_epi32(~0x7FF)),
+                                                                       _mm512_set1_epi32(0xD800)), sacc, one);
+        }
+        extra = _mm512_add_epi64(extra, _mm512_add_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(acc)),
+                                                         _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(acc, 1))));
+        bad = _mm512_add_epi64(bad, _mm512_add_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(sacc)),
+                                                     _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(sacc, 1))));
+    }
+    *surrogates += (size_t)_mm512_reduce_add_epi64(bad);
+    return size + (size_t)_mm512_reduce_add_epi64(extra) +
+           wsc_text_size_scalar(p + i * (size_t)kind, kind, n - i, surrogates) - (n - i);
+}
+
+WSC_TARGET_AVX512 size_t wsc_text_size_avx512(const void *data, int kind, size_t n, size_t *surrogates)
+{
+    if (kind == 1)
+        return size_kind_avx512(data, 1, n, surrogates);
+    if (kind == 2)
+        return size_kind_avx512(data, 2, n, surrogates);
+    return size_kind_avx512(data, 4, n, surrogates);
+}
+
+/* UTF-8 of 16 code points (32-bit lanes) at out; returns the bytes written (*bad: the lanes that
+ * hold a surrogate, ORed in). Each lane becomes its UTF-8 bytes, first byte lowest (the form
+ * chosen by compares); each 128-bit quarter is packed by the shuffle for its 4 lengths
+ * (wsc_text_packs, indexed by the lengths - 1, 2 bits each) and stored right after the previous
+ * one: the last store ends 16 bytes past the UTF-8 of the first 12 characters. */
+WSC_INLINE_AVX512 size_t encode16_avx512(unsigned char *out, __m512i c, unsigned *bad)
+{
+    const __m512i low6 = _mm512_and_si512(c, _mm512_set1_epi32(0x3F));
+    const __m512i mid6 = _mm512_and_si512(_mm512_srli_epi32(c, 6), _mm512_set1_epi32(0x3F));
+    const __m512i high6 = _mm512_and_si512(_mm512_srli_epi32(c, 12), _mm512_set1_epi32(0x3F));
+    const __m512i cont = _mm512_set1_epi32(0x80), one = _mm512_set1_epi32(1);
+    const __m512i clow = _mm512_or_si512(cont, low6), cmid = _mm512_or_si512(cont, mid6);
+    const __mmask16 m1 = _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0x7F));
+    const __mmask16 m2 = _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0x7FF));
+    const __mmask16 m3 = _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0xFFFF));
+    __m512i two = _mm512_or_si512(_mm512_or_si512(_mm512_set1_epi32(0xC0), _mm512_srli_epi32(c, 6)),
+                                  _mm512_slli_epi32(clow, 8));
+    __m512i three = _mm512_or_si512(_mm512_or_si512(_mm512_set1_epi32(0xE0), _mm512_srli_epi32(c, 12)),
+                                    _mm512_or_si512(_mm512_slli_epi32(cmid, 8), _mm512_slli_epi32(clow, 16)));
+    __m512i four = _mm512_or_si512(
+        _mm512_or_si512(_mm512_or_si512(_mm512_set1_epi32(0xF0), _mm512_srli_epi32(c, 18)),
+                        _mm512_slli_epi32(_mm512_or_si512(cont, high6), 8)),
+        _mm512_or_si512(_mm512_slli_epi32(cmid, 16), _mm512_slli_epi32(clow, 24)));
+    __m512i r = _mm512_mask_blend_epi32(m3, _mm512_mask_blend_epi32(m2, _mm512_mask_blend_epi32(m1, c, two), three), four);
+    __m512i len = _mm512_maskz_mov_epi32(m1, one), key, shuf;
+    uint8_t keys[16];
+    unsigned idx[4];
+    size_t o;
+
+    *bad |= (unsigned)_mm512_cmpeq_epu32_mask(_mm512_and_si512(c, _mm512_set1_epi32(~0x7FF)), _mm512_set1_epi32(0xD800));
+    len = _mm512_mask_add_epi32(len, m2, len, one);
+    len = _mm512_mask_add_epi32(len, m3, len, one);
+    key = _mm512_sllv_epi32(len, _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6));
+    key = _mm512_or_si512(key, _mm512_shuffle_epi32(key, _MM_PERM_CDAB));
+    key = _mm512_or_si512(key, _mm512_shuffle_epi32(key, _MM_PERM_BADC)); /* in every lane of a quarter */
+    _mm_storeu_si128((__m128i *)keys, _mm512_cvtepi32_epi8(key));
+    idx[0] = keys[0], idx[1] = keys[4], idx[2] = keys[8], idx[3] = keys[12];
+    shuf = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)wsc_text_packs[idx[0]]));
+    shuf = _mm512_inserti32x4(shuf, _mm_loadu_si128((const __m128i *)wsc_text_packs[idx[1]]), 1);
+    shuf = _mm512_inserti32x4(shuf, _mm_loadu_si128((const __m128i *)wsc_text_packs[idx[2]]), 2);
+    shuf = _mm512_inserti32x4(shuf, _mm_loadu_si128((const __m128i *)wsc_text_packs[idx[3]]), 3);
+    r = _mm512_shuffle_epi8(r, shuf);
+    _mm_storeu_si128((__m128i *)out, _mm512_castsi512_si128(r));
+    o = wsc_text_pack_len[idx[0]];
+    _mm_storeu_si128((__m128i *)(out + o), _mm512_extracti32x4_epi32(r, 1));
+    o += wsc_text_pack_len[idx[1]];
+    _mm_storeu_si128((__m128i *)(out + o), _mm512_extracti32x4_epi32(r, 2));
+    o += wsc_text_pack_len[idx[2]];
+    _mm_storeu_si128((__m128i *)(out + o), _mm512_extracti32x4_epi32(r, 3));
+    return o + wsc_text_pack_len[idx[3]];
+}
+
+/* Each step takes 16 characters and runs while 32 remain (the 16 after the step take at least
+ * 16 bytes, which covers the last store's overhang). */
+WSC_INLINE_AVX512 size_t encode_kind_avx512(unsigned char *out, const void *data, int kind, size_t n,
+                                            size_t *surrogates)
+{
+    const char *p = (const char *)data;
+    size_t i = 0, o = 0;
+    unsigned bad = 0;
+    __m512i c;
+
+    for (; n - i >= 32; i += 16) {
+        c = load16_avx512(p + i * (size_t)kind, kind);
+        if (_mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0x7F)) == 0) { /* 16 ASCII characters */
+            _mm_storeu_si128((__m128i *)(out + o), _mm512_cvtepi32_epi8(c));
+            o += 16;
+        } else {
+            o += encode16_avx512(out + o, c, &bad);
+        }
+    }
+    *surrogates |= bad != 0;
+    return o + wsc_text_encode_scalar(out + o, p + i * (size_t)kind, kind, n - i, surrogates);
+}
+
+WSC_TARGET_AVX512 size_t wsc_text_encode_avx512(unsigned char *out, const void *data, int kind, size_t n,
+                                                size_t *surrogates)
+{
+    if (kind == 1)
+        return encode_kind_avx512(out, data, 1, n, surrogates);
+    if (kind == 2)
+        return encode_kind_avx512(out, data, 2, n, surrogates);
+    return encode_kind_avx512(out, data, 4, n, surrogates);
 }
 
 #endif /* WSC_X86_64 */

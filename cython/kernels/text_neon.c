@@ -50,9 +50,9 @@ size_t wsc_text_size_neon(const void *data, int kind, size_t n, size_t *surrogat
     return wsc_text_size_scalar(data, kind, n, surrogates);
 }
 
-size_t wsc_text_encode_neon(unsigned char *out, const void *data, int kind, size_t n)
+size_t wsc_text_encode_neon(unsigned char *out, const void *data, int kind, size_t n, size_t *surrogates)
 {
-    return wsc_text_encode_scalar(out, data, kind, n);
+    return wsc_text_encode_scalar(out, data, kind, n, surrogates);
 }
 
 #endif /* WSC_AARCH64 */
