@@ -49,10 +49,10 @@ typedef unsigned (*wsc_mask_fn)(unsigned char *out, const unsigned char *in, siz
 /* Incremental UTF-8 validation: see wsc_utf8.h (wsc_utf8_validate_scalar) for the contract. */
 typedef size_t (*wsc_utf8_fn)(const unsigned char *s, size_t n, uint32_t *state);
 /* Text (wsc_text.h has the contracts): scan = continuation bytes counted, *maxbyte raised to the
- * largest byte; ascii = length of the ASCII prefix, copied to out; decode = valid, complete UTF-8
- * s[0..n) holding nchars characters into code units of `kind` (1, 2, 4) at out; size = UTF-8 length
- * of n code units (*surrogates += the unencodable ones); encode = n code units as UTF-8 at out (a
- * surrogate as 3 bytes, and *surrogates made non-zero), returns the length. */
+ * largest non-ASCII byte; ascii = length of the ASCII prefix, copied to out; decode = valid,
+ * complete UTF-8 s[0..n) holding nchars characters into code units of `kind` (1, 2, 4) at out;
+ * size = UTF-8 length of n code units (*surrogates += the unencodable ones); encode = n code units
+ * as UTF-8 at out (a surrogate as 3 bytes, and *surrogates made non-zero), returns the length. */
 typedef size_t (*wsc_text_scan_fn)(const unsigned char *s, size_t n, unsigned *maxbyte);
 typedef size_t (*wsc_text_ascii_fn)(unsigned char *out, const unsigned char *s, size_t n);
 typedef void (*wsc_text_decode_fn)(void *out, int kind, const unsigned char *s, size_t n, size_t nchars);

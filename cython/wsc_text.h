@@ -20,7 +20,8 @@
 
 #define WSC_HIGH8 0x8080808080808080ull
 
-/* continuation bytes of s[0..n) counted; *maxbyte raised to the largest byte seen */
+/* continuation bytes of s[0..n) counted; *maxbyte raised to the largest byte >= 0x80 (ASCII bytes
+ * may raise it or not: only which side of 0x80, C4 and F0 it ends on matters) */
 static inline size_t wsc_text_scan_scalar(const unsigned char *s, size_t n, unsigned *maxbyte)
 {
     size_t i = 0, conts = 0;
