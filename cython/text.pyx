@@ -142,7 +142,7 @@ Incremental decoder for a text message that arrives in fragments.
         cdef uint32_t state = self._state
         cdef size_t bad, need = 0, end
         cdef unsigned char head[4]
-        cdef unsigned length
+        cdef unsigned length, ntail
         cdef long code = -1
         cdef int64_t base = self._offset
         if n >= wsc_k.nogil_utf8:
@@ -155,22 +155,24 @@ Incremental decoder for a text message that arrives in fragments.
             self._fail(base + <int64_t>bad)
         if final and state != WSC_UTF8_ACCEPT:
             self._fail(self._offset)
-        if self._ntail:  # complete the character the last chunk cut
-            wsc_text_char(self._tail, &length)  # its length, from the lead byte
-            need = length - self._ntail
+        ntail = self._ntail & 3  # bounds every copy below, even for a decoder shared by mistake
+        if ntail:  # complete the character the last chunk cut
+            wsc_text_char(self._tail, &length)  # its length, from the lead byte: ntail < length <= 4
+            need = length - ntail if length > ntail else 0
             if n < need:  # still unfinished: carry it on
-                memcpy(self._tail + self._ntail, s, n & 3)  # n < need <= 3
-                self._ntail += <unsigned>n
+                memcpy(self._tail + ntail, s, n)
+                self._ntail = ntail + <unsigned>n
                 self._state = state
                 return ""
-            memcpy(head, self._tail, self._ntail & 3)  # at most 3 bytes carried
-            memcpy(head + self._ntail, s, need & 3)  # at most 3 bytes needed
+            memcpy(head, self._tail, ntail)
+            memcpy(head + ntail, s, need)
             code = wsc_text_char(head, &length)
         end = n
         if state != WSC_UTF8_ACCEPT:  # a character cut by the end: back up to its lead byte
-            while (s[end - 1] & 0xC0) == 0x80:
+            while end > need and (s[end - 1] & 0xC0) == 0x80:
                 end -= 1
-            end -= 1
+            if end > need:
+                end -= 1
         self._ntail = <unsigned>(n - end) & 3  # at most 3: an unfinished character
         memcpy(self._tail, s + end, self._ntail)
         text = wsc_text_build(s + need, end - need, code, 0)

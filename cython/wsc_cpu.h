@@ -119,15 +119,18 @@ WSC_HIDDEN void wsc_text_decode_scalar_k(void *out, int kind, const unsigned cha
 WSC_HIDDEN size_t wsc_text_size_scalar_k(const void *data, int kind, size_t n, size_t *surrogates);
 WSC_HIDDEN size_t wsc_text_encode_scalar_k(unsigned char *out, const void *data, int kind, size_t n,
                                           size_t *surrogates);
-#define WSC_TEXT_KERNELS(isa)                                                                              \
+/* sse2 and neon vectorize the scan and the ASCII copy only; avx2 and avx512 all five */
+#define WSC_TEXT_SCAN_KERNELS(isa)                                                                         \
     WSC_HIDDEN size_t wsc_text_scan_##isa(const unsigned char *s, size_t n, unsigned *maxbyte);           \
-    WSC_HIDDEN size_t wsc_text_ascii_##isa(unsigned char *out, const unsigned char *s, size_t n);         \
+    WSC_HIDDEN size_t wsc_text_ascii_##isa(unsigned char *out, const unsigned char *s, size_t n);
+#define WSC_TEXT_KERNELS(isa)                                                                              \
+    WSC_TEXT_SCAN_KERNELS(isa)                                                                             \
     WSC_HIDDEN void wsc_text_decode_##isa(void *out, int kind, const unsigned char *s, size_t n, size_t nchars); \
     WSC_HIDDEN size_t wsc_text_size_##isa(const void *data, int kind, size_t n, size_t *surrogates);      \
     WSC_HIDDEN size_t wsc_text_encode_##isa(unsigned char *out, const void *data, int kind, size_t n,          \
                                             size_t *surrogates);
 #ifdef WSC_X86_64
-WSC_TEXT_KERNELS(sse2)
+WSC_TEXT_SCAN_KERNELS(sse2)
 WSC_TEXT_KERNELS(avx2)
 WSC_TEXT_KERNELS(avx512)
 WSC_HIDDEN unsigned wsc_mask_sse2(unsigned char *out, const unsigned char *in, size_t n,
@@ -145,7 +148,7 @@ WSC_HIDDEN void wsc_sha1_sha(uint32_t h[5], const unsigned char *blocks, size_t 
 WSC_HIDDEN unsigned wsc_mask_neon(unsigned char *out, const unsigned char *in, size_t n,
                                   const unsigned char key[4], unsigned phase);
 WSC_HIDDEN size_t wsc_utf8_neon(const unsigned char *s, size_t n, uint32_t *state);
-WSC_TEXT_KERNELS(neon)
+WSC_TEXT_SCAN_KERNELS(neon)
 #endif
 
 #endif /* WSC_CPU_H */

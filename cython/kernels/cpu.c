@@ -47,10 +47,10 @@ static const char *const level_names[] = {"scalar"};
 
 wsc_kernel_table wsc_table = WSC_SCALAR_TABLE;
 
+#define WSC_TEXT_SELECT_SCAN(t, isa) ((t).text_scan = wsc_text_scan_##isa, (t).text_ascii = wsc_text_ascii_##isa)
 #define WSC_TEXT_SELECT(t, isa)                                                                     \
-    ((t).text_scan = wsc_text_scan_##isa, (t).text_ascii = wsc_text_ascii_##isa,                    \
-     (t).text_decode = wsc_text_decode_##isa, (t).text_size = wsc_text_size_##isa,                  \
-     (t).text_encode = wsc_text_encode_##isa)
+    (WSC_TEXT_SELECT_SCAN(t, isa), (t).text_decode = wsc_text_decode_##isa,                         \
+     (t).text_size = wsc_text_size_##isa, (t).text_encode = wsc_text_encode_##isa)
 
 static int best_level = -1; /* detected once */
 static int selected;
@@ -160,7 +160,7 @@ int wsc_cpu_select(int level)
         t.mask = wsc_mask_sse2;
         t.utf8 = wsc_utf8_sse2;
         t.nogil_mask = 65536;
-        WSC_TEXT_SELECT(t, sse2);
+        WSC_TEXT_SELECT_SCAN(t, sse2); /* transcoding needs SSSE3 shuffles: scalar */
     }
     if (level >= 2) {
         t.mask = wsc_mask_avx2;
@@ -184,7 +184,7 @@ int wsc_cpu_select(int level)
         t.utf8 = wsc_utf8_neon;
         t.nogil_mask = 65536;
         t.nogil_utf8 = 16384;
-        WSC_TEXT_SELECT(t, neon);
+        WSC_TEXT_SELECT_SCAN(t, neon); /* transcoding: scalar */
     }
 #endif
     wsc_table = t;

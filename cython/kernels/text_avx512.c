@@ -72,7 +72,10 @@ static inline unsigned popcount16(unsigned x)
  * character: its continuation bytes start nothing, and the previous block decoded it. */
 WSC_INLINE_AVX512 void decode_kind_avx512(void *out, int kind, const unsigned char *s, size_t n, size_t nchars)
 {
-    const __m512i cont_shift = _mm512_setr_epi32(18, 18, 18, 18, 18, 18, 18, 18, 0, 0, 0, 0, 12, 12, 6, 0);
+    /* by the high nibble of the lead: how far the continuation bits shift down (kind 4: from 3
+     * continuation bytes; else no 4-byte characters: from 2), the lead's mask and shift */
+    const __m512i cont_shift = kind == 4 ? _mm512_setr_epi32(18, 18, 18, 18, 18, 18, 18, 18, 0, 0, 0, 0, 12, 12, 6, 0)
+                                         : _mm512_setr_epi32(12, 12, 12, 12, 12, 12, 12, 12, 0, 0, 0, 0, 6, 6, 0, 0);
     const __m512i lead_shift = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 12, 18);
     const __m512i lead_mask = _mm512_setr_epi32(0x7F, 0x7F, 0x7F, 0x7F, 0x7F, 0x7F, 0x7F, 0x7F, 0, 0, 0, 0, 0x1F,
                                                 0x1F, 0x0F, 0x07);
@@ -107,11 +110,15 @@ WSC_INLINE_AVX512 void decode_kind_avx512(void *out, int kind, const unsigned ch
             b0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
             b1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 1)));
             b2 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 2)));
-            b3 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 3)));
             hi = _mm512_srli_epi32(b0, 4);
-            cp = _mm512_or_si512(_mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(b1, six), 12),
-                                                 _mm512_slli_epi32(_mm512_and_si512(b2, six), 6)),
-                                 _mm512_and_si512(b3, six));
+            if (kind == 4) {
+                b3 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 3)));
+                cp = _mm512_or_si512(_mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(b1, six), 12),
+                                                     _mm512_slli_epi32(_mm512_and_si512(b2, six), 6)),
+                                     _mm512_and_si512(b3, six));
+            } else {
+                cp = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(b1, six), 6), _mm512_and_si512(b2, six));
+            }
             cp = _mm512_or_si512(_mm512_srlv_epi32(cp, _mm512_permutexvar_epi32(hi, cont_shift)),
                                  _mm512_sllv_epi32(_mm512_and_si512(b0, _mm512_permutexvar_epi32(hi, lead_mask)),
                                                    _mm512_permutexvar_epi32(hi, lead_shift)));

@@ -1,5 +1,5 @@
-/* text_neon.c - text kernels at level neon: the scan and the ASCII copy with 16-byte vectors;
- * decode, size and encode are the scalar ones. Compiled on aarch64 only. */
+/* text_neon.c - text kernels at level neon: the scan and the ASCII copy with 16-byte vectors (the
+ * level keeps the scalar kernels for transcoding). Compiled on aarch64 only. */
 #include "wsc_cpu.h"
 
 #ifdef WSC_AARCH64
@@ -37,22 +37,6 @@ size_t wsc_text_ascii_neon(unsigned char *out, const unsigned char *s, size_t n)
         vst1q_u8(out + i, v);
     }
     return i + wsc_text_ascii_scalar(out + i, s + i, n - i);
-}
-
-void wsc_text_decode_neon(void *out, int kind, const unsigned char *s, size_t n, size_t nchars)
-{
-    (void)nchars;
-    wsc_text_decode_scalar(out, kind, s, n);
-}
-
-size_t wsc_text_size_neon(const void *data, int kind, size_t n, size_t *surrogates)
-{
-    return wsc_text_size_scalar(data, kind, n, surrogates);
-}
-
-size_t wsc_text_encode_neon(unsigned char *out, const void *data, int kind, size_t n, size_t *surrogates)
-{
-    return wsc_text_encode_scalar(out, data, kind, n, surrogates);
 }
 
 #endif /* WSC_AARCH64 */

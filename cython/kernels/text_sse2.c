@@ -1,6 +1,5 @@
 /* text_sse2.c - text kernels at level sse2: the scan and the ASCII copy with 16-byte vectors.
- * Transcoding needs byte shuffles (SSSE3 and up), so decode, size and encode are the scalar ones
- * here. */
+ * Transcoding needs byte shuffles (SSSE3 and up): the level keeps the scalar kernels for it. */
 #include "wsc_cpu.h"
 
 #ifdef WSC_X86_64
@@ -47,22 +46,6 @@ size_t wsc_text_ascii_sse2(unsigned char *out, const unsigned char *s, size_t n)
         _mm_storeu_si128((__m128i *)(out + i), v);
     }
     return i + wsc_text_ascii_scalar(out + i, s + i, n - i);
-}
-
-void wsc_text_decode_sse2(void *out, int kind, const unsigned char *s, size_t n, size_t nchars)
-{
-    (void)nchars;
-    wsc_text_decode_scalar(out, kind, s, n);
-}
-
-size_t wsc_text_size_sse2(const void *data, int kind, size_t n, size_t *surrogates)
-{
-    return wsc_text_size_scalar(data, kind, n, surrogates);
-}
-
-size_t wsc_text_encode_sse2(unsigned char *out, const void *data, int kind, size_t n, size_t *surrogates)
-{
-    return wsc_text_encode_scalar(out, data, kind, n, surrogates);
 }
 
 #endif /* WSC_X86_64 */

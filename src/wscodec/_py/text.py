@@ -10,11 +10,11 @@ surrogate in the str raises the same UnicodeEncodeError.
 from __future__ import annotations
 
 import codecs
-from typing import Any, NoReturn, Optional
+from typing import Any
 
 from ..errors import InvalidUTF8
 from ._buf import byte_view
-from .utf8 import _offset, _tail_error
+from .utf8 import _offset, _Stream
 
 __all__ = ["decode_text", "encode_text", "TextDecoder"]
 
@@ -46,7 +46,7 @@ def encode_text(text: str) -> bytes:
     return _encode(text, "utf-8")
 
 
-class TextDecoder:
+class TextDecoder(_Stream):
     """Incremental decoder for a text message that arrives in fragments.
 
     ``decode(chunk)`` returns the characters completed so far; a character cut by the chunk end is
@@ -56,46 +56,14 @@ class TextDecoder:
     bytes of the current message decoded so far.
     """
 
-    __slots__ = ("_pending", "_offset", "_error")
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the current message (its carried bytes and any error)."""
-        self._pending = b""
-        self._offset = 0
-        self._error: Optional[InvalidUTF8] = None
-
-    @property
-    def offset(self) -> int:
-        return self._offset
-
-    def _fail(self, offset: int) -> NoReturn:
-        self._pending = b""
-        self._error = _invalid(offset, self._offset)
-        raise self._error
+    __slots__ = ()
 
     def decode(self, chunk: Any, final: bool = False) -> str:
         """The text of ``chunk`` (bytes-like) continuing the message; see the class doc."""
-        if self._error is not None:
-            raise InvalidUTF8(self._error.reason, offset=self._error.offset)
-        view = byte_view(chunk)
-        pending = self._pending
-        base = self._offset - len(pending)  # message offset of data[0]
-        data = pending + view.tobytes() if pending else view
-        self._offset += len(view)
-        try:
-            text, consumed = _decode(data, "strict", bool(final))
-        except UnicodeDecodeError as exc:
-            self._fail(base + _offset(exc, len(data)))
-        if final:
-            self.reset()
-            return text
-        tail = bytes(data[consumed:])
-        if tail:
-            bad = _tail_error(tail)
-            if bad is not None:
-                self._fail(base + consumed + bad)
-        self._pending = tail
-        return text
+        if self._error is None:
+            text = self._step(byte_view(chunk), bool(final))
+            if self._error is None:
+                if final:
+                    self.reset()
+                return text
+        raise _invalid(self._error, self._offset)
