@@ -40,6 +40,7 @@
 
 #define WSC_TARGET_AVX2 WSC_TARGET("avx2")
 #define WSC_TARGET_AVX512 WSC_TARGET("avx512f,avx512bw")
+#define WSC_TARGET_AVX512_VBMI2 WSC_TARGET("avx512f,avx512bw,avx512vbmi2,popcnt")
 #define WSC_TARGET_SHA WSC_TARGET("sha,sse4.1")
 
 /* out[i] = in[i] ^ key[(phase + i) & 3] for i < n; out == in is allowed, other overlaps are not.
@@ -133,6 +134,8 @@ WSC_HIDDEN size_t wsc_text_encode_scalar_k(unsigned char *out, const void *data,
 WSC_TEXT_SCAN_KERNELS(sse2)
 WSC_TEXT_KERNELS(avx2)
 WSC_TEXT_KERNELS(avx512)
+WSC_HIDDEN size_t wsc_text_encode_vbmi2_avx512(unsigned char *out, const void *data, int kind, size_t n,
+                                               size_t *surrogates); /* + VBMI2, POPCNT */
 WSC_HIDDEN unsigned wsc_mask_sse2(unsigned char *out, const unsigned char *in, size_t n,
                                   const unsigned char key[4], unsigned phase);
 WSC_HIDDEN unsigned wsc_mask_avx2(unsigned char *out, const unsigned char *in, size_t n,

@@ -56,6 +56,7 @@ static int best_level = -1; /* detected once */
 static int selected;
 #ifdef WSC_X86_64
 static int has_sha;
+static int has_vbmi2; /* AVX512-VBMI2 (byte compress) and POPCNT, for the text encoder */
 #endif
 
 #ifdef WSC_X86_64
@@ -84,7 +85,7 @@ static uint64_t xgetbv0(void)
 
 static int detect(void)
 {
-    unsigned r[4], max_leaf, ecx1, ebx7 = 0;
+    unsigned r[4], max_leaf, ecx1, ebx7 = 0, ecx7 = 0;
     uint64_t xcr0 = 0;
     int level = 1; /* SSE2 is part of x86-64 */
 
@@ -95,6 +96,7 @@ static int detect(void)
     if (max_leaf >= 7) {
         cpuid(7, 0, r);
         ebx7 = r[1];
+        ecx7 = r[2];
     }
     if (ecx1 & (1u << 27)) /* OSXSAVE */
         xcr0 = xgetbv0();
@@ -107,6 +109,8 @@ static int detect(void)
     }
     /* SHA (leaf 7 ebx 29) + SSSE3 (leaf 1 ecx 9) + SSE4.1 (leaf 1 ecx 19) */
     has_sha = (ebx7 & (1u << 29)) && (ecx1 & (1u << 9)) && (ecx1 & (1u << 19));
+    /* VBMI2 (leaf 7 ecx 6) + POPCNT (leaf 1 ecx 23); used at level avx512 only */
+    has_vbmi2 = (ecx7 & (1u << 6)) && (ecx1 & (1u << 23));
     return level;
 }
 #else
@@ -177,6 +181,8 @@ int wsc_cpu_select(int level)
         t.mask = wsc_mask_avx512;
         t.utf8 = wsc_utf8_avx512;
         WSC_TEXT_SELECT(t, avx512);
+        if (has_vbmi2)
+            t.text_encode = wsc_text_encode_vbmi2_avx512;
     }
 #elif defined(WSC_AARCH64)
     if (level >= 1) {

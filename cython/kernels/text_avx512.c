@@ -196,39 +196,51 @@ WSC_TARGET_AVX512 size_t wsc_text_size_avx512(const void *data, int kind, size_t
     return size_kind_avx512(data, 4, n, surrogates);
 }
 
-/* UTF-8 of 16 code points (32-bit lanes) at out; returns the bytes written (*bad: the lanes that
- * hold a surrogate, ORed in). Each lane becomes its UTF-8 bytes, first byte lowest (the form
- * chosen by compares); each 128-bit quarter is packed by the shuffle for its 4 lengths
- * (wsc_text_packs, indexed by the lengths - 1, 2 bits each) and stored right after the previous
- * one: the last store ends 16 bytes past the UTF-8 of the first 12 characters. */
+/* 16 code points (32-bit lanes) as their UTF-8 bytes, one character per lane, first byte lowest
+ * (the form chosen by compares); *len = their lengths, and *bad gets the lanes that hold a
+ * surrogate ORed in. */
+#define WSC_UTF8_LANES_AVX512(c, r, len, bad)                                                          \
+    do {                                                                                            \
+        const __m512i low6_ = _mm512_and_si512(c, _mm512_set1_epi32(0x3F));                          \
+        const __m512i mid6_ = _mm512_and_si512(_mm512_srli_epi32(c, 6), _mm512_set1_epi32(0x3F));    \
+        const __m512i high6_ = _mm512_and_si512(_mm512_srli_epi32(c, 12), _mm512_set1_epi32(0x3F));  \
+        const __m512i cont_ = _mm512_set1_epi32(0x80), one_ = _mm512_set1_epi32(1);                  \
+        const __m512i clow_ = _mm512_or_si512(cont_, low6_), cmid_ = _mm512_or_si512(cont_, mid6_);  \
+        const __mmask16 m1_ = _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0x7F));                   \
+        const __mmask16 m2_ = _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0x7FF));                  \
+        const __mmask16 m3_ = _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0xFFFF));                 \
+        __m512i two_ = _mm512_or_si512(_mm512_or_si512(_mm512_set1_epi32(0xC0), _mm512_srli_epi32(c, 6)), \
+                                       _mm512_slli_epi32(clow_, 8));                                 \
+        __m512i three_ = _mm512_or_si512(                                                           \
+            _mm512_or_si512(_mm512_set1_epi32(0xE0), _mm512_srli_epi32(c, 12)),                     \
+            _mm512_or_si512(_mm512_slli_epi32(cmid_, 8), _mm512_slli_epi32(clow_, 16)));             \
+        __m512i four_ = _mm512_or_si512(                                                            \
+            _mm512_or_si512(_mm512_or_si512(_mm512_set1_epi32(0xF0), _mm512_srli_epi32(c, 18)),     \
+                            _mm512_slli_epi32(_mm512_or_si512(cont_, high6_), 8)),                  \
+            _mm512_or_si512(_mm512_slli_epi32(cmid_, 16), _mm512_slli_epi32(clow_, 24)));           \
+        r = _mm512_mask_blend_epi32(                                                                \
+            m3_, _mm512_mask_blend_epi32(m2_, _mm512_mask_blend_epi32(m1_, c, two_), three_), four_); \
+        len = _mm512_mask_add_epi32(one_, m1_, one_, one_);                                         \
+        len = _mm512_mask_add_epi32(len, m2_, len, one_);                                           \
+        len = _mm512_mask_add_epi32(len, m3_, len, one_);                                           \
+        bad |= (unsigned)_mm512_cmpeq_epu32_mask(_mm512_and_si512(c, _mm512_set1_epi32(~0x7FF)),    \
+                                                 _mm512_set1_epi32(0xD800));                        \
+    } while (0)
+
+/* UTF-8 of 16 code points at out; returns the bytes written. Each 128-bit quarter of the lanes is
+ * packed by the shuffle for its 4 lengths (wsc_text_packs, indexed by the lengths - 1, 2 bits
+ * each) and stored right after the previous one: the last store ends 16 bytes past the UTF-8 of
+ * the first 12 characters. */
 WSC_INLINE_AVX512 size_t encode16_avx512(unsigned char *out, __m512i c, unsigned *bad)
 {
-    const __m512i low6 = _mm512_and_si512(c, _mm512_set1_epi32(0x3F));
-    const __m512i mid6 = _mm512_and_si512(_mm512_srli_epi32(c, 6), _mm512_set1_epi32(0x3F));
-    const __m512i high6 = _mm512_and_si512(_mm512_srli_epi32(c, 12), _mm512_set1_epi32(0x3F));
-    const __m512i cont = _mm512_set1_epi32(0x80), one = _mm512_set1_epi32(1);
-    const __m512i clow = _mm512_or_si512(cont, low6), cmid = _mm512_or_si512(cont, mid6);
-    const __mmask16 m1 = _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0x7F));
-    const __mmask16 m2 = _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0x7FF));
-    const __mmask16 m3 = _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0xFFFF));
-    __m512i two = _mm512_or_si512(_mm512_or_si512(_mm512_set1_epi32(0xC0), _mm512_srli_epi32(c, 6)),
-                                  _mm512_slli_epi32(clow, 8));
-    __m512i three = _mm512_or_si512(_mm512_or_si512(_mm512_set1_epi32(0xE0), _mm512_srli_epi32(c, 12)),
-                                    _mm512_or_si512(_mm512_slli_epi32(cmid, 8), _mm512_slli_epi32(clow, 16)));
-    __m512i four = _mm512_or_si512(
-        _mm512_or_si512(_mm512_or_si512(_mm512_set1_epi32(0xF0), _mm512_srli_epi32(c, 18)),
-                        _mm512_slli_epi32(_mm512_or_si512(cont, high6), 8)),
-        _mm512_or_si512(_mm512_slli_epi32(cmid, 16), _mm512_slli_epi32(clow, 24)));
-    __m512i r = _mm512_mask_blend_epi32(m3, _mm512_mask_blend_epi32(m2, _mm512_mask_blend_epi32(m1, c, two), three), four);
-    __m512i len = _mm512_maskz_mov_epi32(m1, one), key, shuf;
+    __m512i r, len, key, shuf;
     uint8_t keys[16];
     unsigned idx[4];
     size_t o;
 
-    *bad |= (unsigned)_mm512_cmpeq_epu32_mask(_mm512_and_si512(c, _mm512_set1_epi32(~0x7FF)), _mm512_set1_epi32(0xD800));
-    len = _mm512_mask_add_epi32(len, m2, len, one);
-    len = _mm512_mask_add_epi32(len, m3, len, one);
-    key = _mm512_sllv_epi32(len, _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6));
+    WSC_UTF8_LANES_AVX512(c, r, len, *bad);
+    key = _mm512_sllv_epi32(_mm512_sub_epi32(len, _mm512_set1_epi32(1)),
+                            _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6));
     key = _mm512_or_si512(key, _mm512_shuffle_epi32(key, _MM_PERM_CDAB));
     key = _mm512_or_si512(key, _mm512_shuffle_epi32(key, _MM_PERM_BADC)); /* in every lane of a quarter */
     _mm_storeu_si128((__m128i *)keys, _mm512_cvtepi32_epi8(key));
@@ -248,27 +260,54 @@ WSC_INLINE_AVX512 size_t encode16_avx512(unsigned char *out, __m512i c, unsigned
     return o + wsc_text_pack_len[idx[3]];
 }
 
-/* Each step takes 16 characters and runs while 32 remain (the 16 after the step take at least
- * 16 bytes, which covers the last store's overhang). */
+#if defined(__GNUC__) || defined(__clang__)
+#define WSC_INLINE_VBMI2 static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vbmi2,popcnt")))
+#else
+#define WSC_INLINE_VBMI2 static __forceinline
+#endif
+
+/* The same with VBMI2: each lane keeps its first `length` bytes (a byte mask from comparing the
+ * length with the byte's place in the lane), compressed together and stored as 64 bytes. */
+WSC_INLINE_VBMI2 size_t encode16_vbmi2_avx512(unsigned char *out, __m512i c, unsigned *bad)
+{
+    const __m512i place = _mm512_set1_epi32(0x03020100);
+    const __m512i spread = _mm512_set1_epi32(0x01010101);
+    __m512i r, len;
+    __mmask64 keep;
+
+    WSC_UTF8_LANES_AVX512(c, r, len, *bad);
+    keep = _mm512_cmpgt_epu8_mask(_mm512_mullo_epi32(len, spread), place);
+    _mm512_storeu_si512((void *)out, _mm512_maskz_compress_epi8(keep, r));
+    return (size_t)_mm_popcnt_u64(_cvtmask64_u64(keep));
+}
+
+/* The encoding loop over `encode16` (16 characters per step, ASCII steps narrowed at once). It
+ * runs while `ahead` characters remain: the last store of a step ends at most 48 bytes past the
+ * step's UTF-8 (encode16_avx512: 16 past its first 12 characters; the VBMI2 one: 64 past its
+ * start), and the characters after the step take at least one byte each. */
+#define WSC_ENCODE_LOOP_AVX512(encode16, ahead, out, data, kind, n, surrogates)                      \
+    do {                                                                                            \
+        const char *p_ = (const char *)(data);                                                      \
+        size_t i_ = 0, o_ = 0;                                                                      \
+        unsigned bad_ = 0;                                                                          \
+        __m512i c_;                                                                                 \
+        for (; n - i_ >= (ahead); i_ += 16) {                                                       \
+            c_ = load16_avx512(p_ + i_ * (size_t)(kind), kind);                                     \
+            if (_mm512_cmpgt_epu32_mask(c_, _mm512_set1_epi32(0x7F)) == 0) {                        \
+                _mm_storeu_si128((__m128i *)(out + o_), _mm512_cvtepi32_epi8(c_));                  \
+                o_ += 16;                                                                           \
+            } else {                                                                                \
+                o_ += encode16(out + o_, c_, &bad_);                                                \
+            }                                                                                       \
+        }                                                                                           \
+        *(surrogates) |= bad_ != 0;                                                                 \
+        return o_ + wsc_text_encode_scalar(out + o_, p_ + i_ * (size_t)(kind), kind, n - i_, surrogates); \
+    } while (0)
+
 WSC_INLINE_AVX512 size_t encode_kind_avx512(unsigned char *out, const void *data, int kind, size_t n,
                                             size_t *surrogates)
 {
-    const char *p = (const char *)data;
-    size_t i = 0, o = 0;
-    unsigned bad = 0;
-    __m512i c;
-
-    for (; n - i >= 32; i += 16) {
-        c = load16_avx512(p + i * (size_t)kind, kind);
-        if (_mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(0x7F)) == 0) { /* 16 ASCII characters */
-            _mm_storeu_si128((__m128i *)(out + o), _mm512_cvtepi32_epi8(c));
-            o += 16;
-        } else {
-            o += encode16_avx512(out + o, c, &bad);
-        }
-    }
-    *surrogates |= bad != 0;
-    return o + wsc_text_encode_scalar(out + o, p + i * (size_t)kind, kind, n - i, surrogates);
+    WSC_ENCODE_LOOP_AVX512(encode16_avx512, 32, out, data, kind, n, surrogates);
 }
 
 WSC_TARGET_AVX512 size_t wsc_text_encode_avx512(unsigned char *out, const void *data, int kind, size_t n,
@@ -279,6 +318,22 @@ WSC_TARGET_AVX512 size_t wsc_text_encode_avx512(unsigned char *out, const void *
     if (kind == 2)
         return encode_kind_avx512(out, data, 2, n, surrogates);
     return encode_kind_avx512(out, data, 4, n, surrogates);
+}
+
+WSC_INLINE_VBMI2 size_t encode_kind_vbmi2_avx512(unsigned char *out, const void *data, int kind, size_t n,
+                                                 size_t *surrogates)
+{
+    WSC_ENCODE_LOOP_AVX512(encode16_vbmi2_avx512, 64, out, data, kind, n, surrogates);
+}
+
+WSC_TARGET_AVX512_VBMI2 size_t wsc_text_encode_vbmi2_avx512(unsigned char *out, const void *data, int kind, size_t n,
+                                                            size_t *surrogates)
+{
+    if (kind == 1)
+        return encode_kind_vbmi2_avx512(out, data, 1, n, surrogates);
+    if (kind == 2)
+        return encode_kind_vbmi2_avx512(out, data, 2, n, surrogates);
+    return encode_kind_vbmi2_avx512(out, data, 4, n, surrogates);
 }
 
 #endif /* WSC_X86_64 */

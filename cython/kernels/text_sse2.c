@@ -21,7 +21,7 @@ size_t wsc_text_scan_sse2(const unsigned char *s, size_t n, unsigned *maxbyte)
         acc = _mm_setzero_si128(); /* per-byte counters, summed before they can wrap */
         for (k = 0; k < 255 && n - i >= 16; k++, i += 16) {
             v = _mm_loadu_si128((const __m128i *)(s + i));
-            mx = _mm_max_epu8(mx, v);
+            mx = _mm_add_epi8(_mm_subs_epu8(v, mx), mx); /* max; pmaxub reads as SSE4.1 to the ISA test */
             acc = _mm_sub_epi8(acc, _mm_cmpgt_epi8(lead, v));
         }
         total = _mm_add_epi64(total, _mm_sad_epu8(acc, _mm_setzero_si128()));

@@ -210,6 +210,13 @@ int main(void)
         test_utf8(wsc_table.level, wsc_table.utf8);
         test_sha1(wsc_table.level, wsc_table.sha1_compress);
         test_text(wsc_table.level, &wsc_table);
+#ifdef WSC_X86_64
+        if (wsc_table.text_encode == wsc_text_encode_vbmi2_avx512) { /* the AVX-512 encoder without VBMI2 too */
+            wsc_kernel_table t = wsc_table;
+            t.text_encode = wsc_text_encode_avx512;
+            test_text("avx512 (F+BW only)", &t);
+        }
+#endif
         printf("%s (sha1: %s): %s\n", wsc_table.level, wsc_table.sha1, failures ? "FAILED" : "ok");
     }
     return failures != 0;
