@@ -65,6 +65,7 @@ typedef void (*wsc_sha1_fn)(uint32_t h[5], const unsigned char *blocks, size_t n
 typedef struct {
     const char *level; /* "scalar", "sse2", "avx2", "avx512", "neon" */
     const char *sha1;  /* "scalar" or "sha" (x86 SHA extensions) */
+    const char *text;  /* the text encoder: the level's, or "avx512-vbmi2" */
     wsc_mask_fn mask;
     wsc_utf8_fn utf8;
     wsc_sha1_fn sha1_compress;

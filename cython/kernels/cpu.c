@@ -41,7 +41,7 @@ static const char *const level_names[] = {"scalar"};
  *   UTF-8, multi-byte text: scalar/sse2 DFA ~0.6 GB/s, avx2/avx512 ~17 GB/s; ASCII ~4x that.
  * The UTF-8 threshold follows multi-byte text (ASCII is then released at ~0.5 us of work).
  * NEON: typical aarch64 cores reach about half of the AVX2 figures. */
-#define WSC_SCALAR_TABLE {"scalar", "scalar", wsc_mask_scalar_k, wsc_utf8_scalar_k, wsc_sha1_scalar, 32768, 4096,       \
+#define WSC_SCALAR_TABLE {"scalar", "scalar", "scalar", wsc_mask_scalar_k, wsc_utf8_scalar_k, wsc_sha1_scalar, 32768, 4096,       \
     wsc_text_scan_scalar_k, wsc_text_ascii_scalar_k, wsc_text_decode_scalar_k, wsc_text_size_scalar_k, \
     wsc_text_encode_scalar_k}
 
@@ -158,7 +158,7 @@ int wsc_cpu_select(int level)
     if (level < 0 || level > wsc_cpu_best_level())
         return -1;
     wsc_text_tables_init();
-    t.level = level_names[level];
+    t.level = t.text = level_names[level];
 #if defined(WSC_X86_64)
     if (level >= 1) {
         t.mask = wsc_mask_sse2;
@@ -181,8 +181,10 @@ int wsc_cpu_select(int level)
         t.mask = wsc_mask_avx512;
         t.utf8 = wsc_utf8_avx512;
         WSC_TEXT_SELECT(t, avx512);
-        if (has_vbmi2)
+        if (has_vbmi2) {
+            t.text = "avx512-vbmi2";
             t.text_encode = wsc_text_encode_vbmi2_avx512;
+        }
     }
 #elif defined(WSC_AARCH64)
     if (level >= 1) {
