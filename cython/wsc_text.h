@@ -20,6 +20,19 @@
 
 #define WSC_HIGH8 0x8080808080808080ull
 
+/* CALL(k) with k the constant 1, 2 or 4 equal to `kind` (CALL may return): a vector kernel's
+ * loop, written once with its kind as a parameter, compiled once per kind */
+#define WSC_BY_KIND(kind, CALL)                                                                     \
+    do {                                                                                            \
+        if ((kind) == 1) {                                                                          \
+            CALL(1);                                                                                \
+        } else if ((kind) == 2) {                                                                   \
+            CALL(2);                                                                                \
+        } else {                                                                                    \
+            CALL(4);                                                                                \
+        }                                                                                           \
+    } while (0)
+
 /* continuation bytes of s[0..n) counted; *maxbyte raised to the largest byte >= 0x80 (ASCII bytes
  * may raise it or not: only which side of 0x80, C4 and F0 it ends on matters) */
 static inline size_t wsc_text_scan_scalar(const unsigned char *s, size_t n, unsigned *maxbyte)

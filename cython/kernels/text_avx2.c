@@ -150,12 +150,9 @@ WSC_INLINE_AVX2 void decode_kind_avx2(void *out, int kind, const unsigned char *
 
 WSC_TARGET_AVX2 void wsc_text_decode_avx2(void *out, int kind, const unsigned char *s, size_t n, size_t nchars)
 {
-    if (kind == 1)
-        decode_kind_avx2(out, 1, s, n, nchars);
-    else if (kind == 2)
-        decode_kind_avx2(out, 2, s, n, nchars);
-    else
-        decode_kind_avx2(out, 4, s, n, nchars);
+#define WSC_CALL(k) decode_kind_avx2(out, k, s, n, nchars)
+    WSC_BY_KIND(kind, WSC_CALL);
+#undef WSC_CALL
 }
 
 /* UTF-8 of 8 code points (32-bit lanes) at out; returns the bytes written, and sets the lanes of

@@ -140,12 +140,9 @@ WSC_INLINE_AVX512 void decode_kind_avx512(void *out, int kind, const unsigned ch
 
 WSC_TARGET_AVX512 void wsc_text_decode_avx512(void *out, int kind, const unsigned char *s, size_t n, size_t nchars)
 {
-    if (kind == 1)
-        decode_kind_avx512(out, 1, s, n, nchars);
-    else if (kind == 2)
-        decode_kind_avx512(out, 2, s, n, nchars);
-    else
-        decode_kind_avx512(out, 4, s, n, nchars);
+#define WSC_CALL(k) decode_kind_avx512(out, k, s, n, nchars)
+    WSC_BY_KIND(kind, WSC_CALL);
+#undef WSC_CALL
 }
 
 /* 16 code units of `kind` at p as 32-bit lanes */
@@ -189,11 +186,9 @@ WSC_INLINE_AVX512 size_t size_kind_avx512(const void *data, int kind, size_t n, 
 
 WSC_TARGET_AVX512 size_t wsc_text_size_avx512(const void *data, int kind, size_t n, size_t *surrogates)
 {
-    if (kind == 1)
-        return size_kind_avx512(data, 1, n, surrogates);
-    if (kind == 2)
-        return size_kind_avx512(data, 2, n, surrogates);
-    return size_kind_avx512(data, 4, n, surrogates);
+#define WSC_CALL(k) return size_kind_avx512(data, k, n, surrogates)
+    WSC_BY_KIND(kind, WSC_CALL);
+#undef WSC_CALL
 }
 
 /* 16 code points (32-bit lanes) as their UTF-8 bytes, one character per lane, first byte lowest
@@ -313,11 +308,9 @@ WSC_INLINE_AVX512 size_t encode_kind_avx512(unsigned char *out, const void *data
 WSC_TARGET_AVX512 size_t wsc_text_encode_avx512(unsigned char *out, const void *data, int kind, size_t n,
                                                 size_t *surrogates)
 {
-    if (kind == 1)
-        return encode_kind_avx512(out, data, 1, n, surrogates);
-    if (kind == 2)
-        return encode_kind_avx512(out, data, 2, n, surrogates);
-    return encode_kind_avx512(out, data, 4, n, surrogates);
+#define WSC_CALL(k) return encode_kind_avx512(out, data, k, n, surrogates)
+    WSC_BY_KIND(kind, WSC_CALL);
+#undef WSC_CALL
 }
 
 WSC_INLINE_VBMI2 size_t encode_kind_vbmi2_avx512(unsigned char *out, const void *data, int kind, size_t n,
@@ -329,11 +322,9 @@ WSC_INLINE_VBMI2 size_t encode_kind_vbmi2_avx512(unsigned char *out, const void 
 WSC_TARGET_AVX512_VBMI2 size_t wsc_text_encode_vbmi2_avx512(unsigned char *out, const void *data, int kind, size_t n,
                                                             size_t *surrogates)
 {
-    if (kind == 1)
-        return encode_kind_vbmi2_avx512(out, data, 1, n, surrogates);
-    if (kind == 2)
-        return encode_kind_vbmi2_avx512(out, data, 2, n, surrogates);
-    return encode_kind_vbmi2_avx512(out, data, 4, n, surrogates);
+#define WSC_CALL(k) return encode_kind_vbmi2_avx512(out, data, k, n, surrogates)
+    WSC_BY_KIND(kind, WSC_CALL);
+#undef WSC_CALL
 }
 
 #endif /* WSC_X86_64 */
