@@ -12,7 +12,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODULES = ["mask", "utf8", "frames", "close", "handshake"]
+MODULES = ["mask", "utf8", "text", "frames", "close", "handshake"]
 # The kernels behind runtime CPU dispatch, linked into wscodec._c.mask (which owns the kernel table
 # the other modules use). Each file compiles for the baseline with the flags below; code for a wider
 # instruction set carries a function-level target attribute and its ISA in its symbol name

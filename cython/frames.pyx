@@ -150,6 +150,15 @@ cdef int _random_mask(unsigned char *key) except -1:
 
 cdef bytes _build(unsigned char b0, const unsigned char *data, Py_ssize_t length, const unsigned char *key):
     """The frame: header byte b0, the length, the mask key when ``key`` is not NULL, the payload."""
+    cdef unsigned char *out
+    frame = _frame_alloc(b0, length, key, &out)
+    _copy(out, data, <size_t>length, key, 0)
+    return frame
+
+
+cdef bytes _frame_alloc(unsigned char b0, Py_ssize_t length, const unsigned char *key, unsigned char **payload):
+    """A frame with its header written (b0, the length, the mask key when ``key`` is not NULL) and
+    ``length`` payload bytes left for the caller at ``*payload``."""
     cdef Py_ssize_t head = 2 if length < 126 else 4 if length < 65536 else 10
     cdef unsigned char mask_bit = 0x80 if key != NULL else 0
     cdef bytes frame = PyBytes_FromStringAndSize(NULL, head + (4 if key != NULL else 0) + length)
@@ -169,7 +178,7 @@ cdef bytes _build(unsigned char b0, const unsigned char *data, Py_ssize_t length
     if key != NULL:
         memcpy(out + head, key, 4)
         head += 4
-    _copy(out + head, data, <size_t>length, key, 0)
+    payload[0] = out + head
     return frame
 
 
@@ -189,7 +198,7 @@ def build_frame(opcode, payload=b"", *, fin=True, rsv1=False, mask=False):
         raise ValueError("invalid opcode %r" % (opcode,))
     if type(payload) is not bytes:
         if isinstance(payload, str):
-            payload = payload.encode("utf-8")
+            return _build_text(code, payload, fin, rsv1, mask)
         else:
             get_buffer(payload, &view, False)
             try:
@@ -200,10 +209,35 @@ def build_frame(opcode, payload=b"", *, fin=True, rsv1=False, mask=False):
                           fin, rsv1, mask)
 
 
-cdef bytes _build_checked(long long code, const unsigned char *data, Py_ssize_t length, fin, rsv1, mask):
+cdef extern from "wsc_textobj.h":
+    bint PyUnicode_IS_ASCII(object u)
+    void *PyUnicode_DATA(object u)
+    Py_ssize_t PyUnicode_GET_LENGTH(object u)
+    Py_ssize_t wsc_text_utf8_size(object u)
+    void wsc_text_encode_into(unsigned char *out, object u)
+
+
+cdef bytes _build_text(long long code, object text, fin, rsv1, mask):
+    """The frame of a str payload, its UTF-8 written straight into the frame (then masked)."""
+    cdef Py_ssize_t length = wsc_text_utf8_size(text)
+    cdef unsigned char *out
     cdef unsigned char key[4]
-    cdef const unsigned char *k = NULL
-    cdef unsigned char b0
+    cdef bint masked
+    if PyUnicode_IS_ASCII(text):  # its code units are its UTF-8: copied (and masked) in one pass
+        return _build_checked(code, <const unsigned char *>PyUnicode_DATA(text), length, fin, rsv1, mask)
+    if length < 0:
+        str.encode(text, "utf-8")  # a surrogate: raises the interpreter's own UnicodeEncodeError
+    masked = _frame_key(code, length, fin, rsv1, mask, key)
+    frame = _frame_alloc((0x80 if fin else 0) | (0x40 if rsv1 else 0) | <unsigned char>code, length,
+                         key if masked else NULL, &out)
+    wsc_text_encode_into(out, text)
+    if masked:
+        _copy(out, out, <size_t>length, key, 0)
+    return frame
+
+
+cdef bint _frame_key(long long code, Py_ssize_t length, fin, rsv1, mask, unsigned char *key) except -1:
+    """Check the frame's flags and length; fill ``key`` and return True when it is masked."""
     if code >= 8:
         if not fin:
             raise ValueError("control frames cannot be fragmented")
@@ -211,14 +245,21 @@ cdef bytes _build_checked(long long code, const unsigned char *data, Py_ssize_t 
             raise ValueError("control frames cannot set RSV1")
         if length > MAX_CONTROL_PAYLOAD:
             raise ValueError("control frame payload exceeds 125 bytes")
-    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | <unsigned char>code
     if mask is True:
         _random_mask(key)
-        k = key
-    elif mask is not False and mask is not None:
+        return True
+    if mask is not False and mask is not None:
         read_mask_key(mask, key)
-        k = key
-    return _build(b0, data, length, k)
+        return True
+    return False
+
+
+cdef bytes _build_checked(long long code, const unsigned char *data, Py_ssize_t length, fin, rsv1, mask):
+    cdef unsigned char key[4]
+    cdef unsigned char b0
+    cdef bint masked = _frame_key(code, length, fin, rsv1, mask, key)
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | <unsigned char>code
+    return _build(b0, data, length, key if masked else NULL)
 
 
 

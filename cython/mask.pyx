@@ -65,11 +65,12 @@ def cpu_level():
 
 def cpu_info():
     """The kernels in use and why: a dict with the level, the SHA-1 kernel ("sha" = the x86 SHA
-    extensions), the best level of this CPU, the levels this process may use, and the input sizes
+    extensions), the text encoder ("avx512-vbmi2" where the CPU has VBMI2), the best level of this CPU, the levels this process may use, and the input sizes
     from which masking and UTF-8 validation release the GIL."""
     return {
         "level": wsc_cpu_level().decode("ascii"),
         "sha1": wsc_k.sha1.decode("ascii"),
+        "text": wsc_k.text.decode("ascii"),
         "cpu_best": wsc_cpu_level_name(wsc_cpu_best_level()).decode("ascii"),
         "levels": _cpu_levels(),
         "nogil_mask": wsc_k.nogil_mask,

@@ -40,6 +40,7 @@
 
 #define WSC_TARGET_AVX2 WSC_TARGET("avx2")
 #define WSC_TARGET_AVX512 WSC_TARGET("avx512f,avx512bw")
+#define WSC_TARGET_AVX512_VBMI2 WSC_TARGET("avx512f,avx512bw,avx512vbmi2,popcnt")
 #define WSC_TARGET_SHA WSC_TARGET("sha,sse4.1")
 
 /* out[i] = in[i] ^ key[(phase + i) & 3] for i < n; out == in is allowed, other overlaps are not.
@@ -48,12 +49,23 @@ typedef unsigned (*wsc_mask_fn)(unsigned char *out, const unsigned char *in, siz
                                 const unsigned char key[4], unsigned phase);
 /* Incremental UTF-8 validation: see wsc_utf8.h (wsc_utf8_validate_scalar) for the contract. */
 typedef size_t (*wsc_utf8_fn)(const unsigned char *s, size_t n, uint32_t *state);
+/* Text (wsc_text.h has the contracts): scan = continuation bytes counted, *maxbyte raised to the
+ * largest non-ASCII byte; ascii = length of the ASCII prefix, copied to out; decode = valid,
+ * complete UTF-8 s[0..n) holding nchars characters into code units of `kind` (1, 2, 4) at out;
+ * size = UTF-8 length of n code units (*surrogates += the unencodable ones); encode = n code units
+ * as UTF-8 at out (a surrogate as 3 bytes, and *surrogates made non-zero), returns the length. */
+typedef size_t (*wsc_text_scan_fn)(const unsigned char *s, size_t n, unsigned *maxbyte);
+typedef size_t (*wsc_text_ascii_fn)(unsigned char *out, const unsigned char *s, size_t n);
+typedef void (*wsc_text_decode_fn)(void *out, int kind, const unsigned char *s, size_t n, size_t nchars);
+typedef size_t (*wsc_text_size_fn)(const void *data, int kind, size_t n, size_t *surrogates);
+typedef size_t (*wsc_text_encode_fn)(unsigned char *out, const void *data, int kind, size_t n, size_t *surrogates);
 /* SHA-1 compression of nblocks consecutive 64-byte blocks into h. */
 typedef void (*wsc_sha1_fn)(uint32_t h[5], const unsigned char *blocks, size_t nblocks);
 
 typedef struct {
     const char *level; /* "scalar", "sse2", "avx2", "avx512", "neon" */
     const char *sha1;  /* "scalar" or "sha" (x86 SHA extensions) */
+    const char *text;  /* the text encoder: the level's, or "avx512-vbmi2" */
     wsc_mask_fn mask;
     wsc_utf8_fn utf8;
     wsc_sha1_fn sha1_compress;
@@ -62,7 +74,32 @@ typedef struct {
      * (cpu.c has the measurements). */
     size_t nogil_mask;
     size_t nogil_utf8;
+    wsc_text_scan_fn text_scan;
+    wsc_text_ascii_fn text_ascii;
+    wsc_text_decode_fn text_decode;
+    wsc_text_size_fn text_size;
+    wsc_text_encode_fn text_encode;
 } wsc_kernel_table;
+
+/* The lookup tables of the vector text kernels, filled once by wsc_cpu_select (text_tables.c).
+ * Decoding (Lemire & Mula's 12-byte windows): indexed by the end-of-character bits of 12 input
+ * bytes, the shuffle that spreads the first characters to 16- or 32-bit lanes (wsc_text_shuffles:
+ * ids below WSC_WIN_B: 6 characters of 1-2 bytes into 16-bit lanes; below WSC_WIN_C: 4 of 1-3
+ * bytes into 32-bit lanes; else 3 of 1-4 bytes into 32-bit lanes) and the bytes they take.
+ * Encoding: indexed by the UTF-8 lengths of 4 characters (2 bits each, length - 1), the shuffle
+ * that packs their 32-bit lanes of UTF-8 (first byte lowest) into consecutive bytes, and the sum. */
+#define WSC_WIN_B 64
+#define WSC_WIN_C 145
+#define WSC_WIN_COUNT 209
+typedef struct {
+    uint8_t id, consumed;
+} wsc_text_window;
+WSC_HIDDEN extern wsc_text_window wsc_text_windows[4096];
+WSC_HIDDEN extern uint8_t wsc_text_shuffles[WSC_WIN_COUNT][16];
+WSC_HIDDEN extern uint8_t wsc_text_packs[256][16];
+WSC_HIDDEN extern uint8_t wsc_text_pack_len[256];
+WSC_HIDDEN extern const uint8_t wsc_text_spread[16]; /* bit j of a 4-bit mask -> 4**j */
+WSC_HIDDEN void wsc_text_tables_init(void);
 
 /* cpu.c: detection and selection. Levels are numbered in the order of wsc_cpu_level_names. */
 WSC_HIDDEN extern wsc_kernel_table wsc_table; /* the active kernels */
@@ -78,7 +115,28 @@ WSC_HIDDEN unsigned wsc_mask_scalar_k(unsigned char *out, const unsigned char *i
                                       const unsigned char key[4], unsigned phase);
 WSC_HIDDEN size_t wsc_utf8_scalar_k(const unsigned char *s, size_t n, uint32_t *state);
 WSC_HIDDEN void wsc_sha1_scalar(uint32_t h[5], const unsigned char *blocks, size_t nblocks);
+WSC_HIDDEN size_t wsc_text_scan_scalar_k(const unsigned char *s, size_t n, unsigned *maxbyte);
+WSC_HIDDEN size_t wsc_text_ascii_scalar_k(unsigned char *out, const unsigned char *s, size_t n);
+WSC_HIDDEN void wsc_text_decode_scalar_k(void *out, int kind, const unsigned char *s, size_t n, size_t nchars);
+WSC_HIDDEN size_t wsc_text_size_scalar_k(const void *data, int kind, size_t n, size_t *surrogates);
+WSC_HIDDEN size_t wsc_text_encode_scalar_k(unsigned char *out, const void *data, int kind, size_t n,
+                                          size_t *surrogates);
+/* sse2 and neon vectorize the scan and the ASCII copy only; avx2 and avx512 all five */
+#define WSC_TEXT_SCAN_KERNELS(isa)                                                                         \
+    WSC_HIDDEN size_t wsc_text_scan_##isa(const unsigned char *s, size_t n, unsigned *maxbyte);           \
+    WSC_HIDDEN size_t wsc_text_ascii_##isa(unsigned char *out, const unsigned char *s, size_t n);
+#define WSC_TEXT_KERNELS(isa)                                                                              \
+    WSC_TEXT_SCAN_KERNELS(isa)                                                                             \
+    WSC_HIDDEN void wsc_text_decode_##isa(void *out, int kind, const unsigned char *s, size_t n, size_t nchars); \
+    WSC_HIDDEN size_t wsc_text_size_##isa(const void *data, int kind, size_t n, size_t *surrogates);      \
+    WSC_HIDDEN size_t wsc_text_encode_##isa(unsigned char *out, const void *data, int kind, size_t n,          \
+                                            size_t *surrogates);
 #ifdef WSC_X86_64
+WSC_TEXT_SCAN_KERNELS(sse2)
+WSC_TEXT_KERNELS(avx2)
+WSC_TEXT_KERNELS(avx512)
+WSC_HIDDEN size_t wsc_text_encode_vbmi2_avx512(unsigned char *out, const void *data, int kind, size_t n,
+                                               size_t *surrogates); /* + VBMI2, POPCNT */
 WSC_HIDDEN unsigned wsc_mask_sse2(unsigned char *out, const unsigned char *in, size_t n,
                                   const unsigned char key[4], unsigned phase);
 WSC_HIDDEN unsigned wsc_mask_avx2(unsigned char *out, const unsigned char *in, size_t n,
@@ -94,6 +152,7 @@ WSC_HIDDEN void wsc_sha1_sha(uint32_t h[5], const unsigned char *blocks, size_t 
 WSC_HIDDEN unsigned wsc_mask_neon(unsigned char *out, const unsigned char *in, size_t n,
                                   const unsigned char key[4], unsigned phase);
 WSC_HIDDEN size_t wsc_utf8_neon(const unsigned char *s, size_t n, uint32_t *state);
+WSC_TEXT_SCAN_KERNELS(neon)
 #endif
 
 #endif /* WSC_CPU_H */

@@ -17,6 +17,7 @@
 
 #include "wsc_cpu.h"
 #include "wsc_mask.h"
+#include "wsc_text.h"
 #include "wsc_utf8.h"
 
 #define WSC_KERNELS_CAPSULE "wscodec._c.mask._KERNELS"
@@ -60,6 +61,43 @@ static inline ptrdiff_t wsc_utf8_error_offset(const unsigned char *s, size_t n)
     if (st == WSC_UTF8_ACCEPT)
         return -1;
     return (ptrdiff_t)bad; /* == n for an unfinished sequence */
+}
+
+/* text (wsc_cpu.h and wsc_text.h have the contracts): short inputs stay inline and scalar */
+static inline size_t wsc_text_scan(const unsigned char *s, size_t n, unsigned *maxbyte)
+{
+    if (n < 16)
+        return wsc_text_scan_scalar(s, n, maxbyte);
+    return wsc_k->text_scan(s, n, maxbyte);
+}
+
+static inline size_t wsc_text_ascii(unsigned char *out, const unsigned char *s, size_t n)
+{
+    if (n < 16)
+        return wsc_text_ascii_scalar(out, s, n);
+    return wsc_k->text_ascii(out, s, n);
+}
+
+static inline void wsc_text_decode(void *out, int kind, const unsigned char *s, size_t n, size_t nchars)
+{
+    if (n < 64)
+        wsc_text_decode_scalar(out, kind, s, n);
+    else
+        wsc_k->text_decode(out, kind, s, n, nchars);
+}
+
+static inline size_t wsc_text_size(const void *data, int kind, size_t n, size_t *surrogates)
+{
+    if (n < 16)
+        return wsc_text_size_scalar(data, kind, n, surrogates);
+    return wsc_k->text_size(data, kind, n, surrogates);
+}
+
+static inline size_t wsc_text_encode(unsigned char *out, const void *data, int kind, size_t n, size_t *surrogates)
+{
+    if (n < 32)
+        return wsc_text_encode_scalar(out, data, kind, n, surrogates);
+    return wsc_k->text_encode(out, data, kind, n, surrogates);
 }
 
 #endif /* WSC_DISPATCH_H */

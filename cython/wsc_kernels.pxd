@@ -12,6 +12,7 @@ cdef extern from "wsc_cpu.h" nogil:
     ctypedef struct wsc_kernel_table:
         const char *level
         const char *sha1
+        const char *text
         wsc_sha1_fn sha1_compress
         size_t nogil_mask  # inputs at least this long: GIL released (about 2 us of work)
         size_t nogil_utf8

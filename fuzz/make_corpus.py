@@ -41,6 +41,10 @@ def client_stream(mask: bool = True) -> List[bytes]:
     ]
 
 
+# one of each str kind, and each kind of character at vector-block boundaries
+TEXTS = [t.encode() for t in ("x" * 63 + "\xe9", "\u6211\u4eec" * 40, "ok \U0001f600 \xe9 \u4e2d" * 9, "\U0010ffff" * 17)]
+
+
 def seeds() -> Dict[str, List[bytes]]:
     utf8 = list(test_utf8.VALID) + [data for data, _ in test_utf8.INVALID]
     headers = [v[0] for v in test_frames.HEADER_VECTORS]
@@ -50,6 +54,7 @@ def seeds() -> Dict[str, List[bytes]]:
         "mask": [bytes([flags, seed]) + KEY + p for flags in (0, 2, 3, 0x20, 0x40) for seed in (0, 7)
                  for p in (b"", b"abc", bytes(range(64)), bytes(1000))],
         "utf8": [bytes([flags, seed]) + d for d in utf8 for flags, seed in ((0, 0), (0x80, 3), (0x20, 9))],
+        "text": [bytes([flags, seed]) + d for d in utf8 + TEXTS for flags, seed in ((0, 0), (0x41, 3), (0x28, 9))],
         "header": [bytes([flags]) + h for h in headers for flags in (0, 0x21)],
         "build_frame": [bytes([flags, op, sel]) + KEY + p for flags in (0, 1, 0x40) for op in (3, 4, 10, 11)
                         for sel in (0, 3) for p in (b"", b"payload", bytes(200))],

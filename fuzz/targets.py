@@ -219,6 +219,41 @@ def target_utf8(data: bytes) -> None:
     check("Utf8Validator final", _validator_state(vc), _validator_state(vp))
 
 
+def _decoded(ns: Any, data: Any) -> Any:
+    result = outcome(ns.decode_text, data)  # and the compact kind CPython would have chosen
+    return result + (sys.getsizeof(ns.decode_text(data)),) if result[0] == "return" else result
+
+
+def _encoded(ns: Any, text: str) -> Any:
+    try:
+        return ("return", ns.encode_text(text), ns.build_frame(1, text, mask=b"wsc!"))
+    except UnicodeEncodeError as exc:
+        return ("raise", exc.args)
+
+
+def target_text(data: bytes) -> None:
+    r = Reader(data)
+    flags, seed = r.byte(), r.byte()
+    payload = repeat(r.rest(), flags >> 3)
+    kind = flags & 7
+    check("decode_text", _decoded(C, as_kind(payload, kind)), _decoded(PY, as_kind(payload, kind)))
+    dc, dp = C.TextDecoder(), PY.TextDecoder()
+    chunks = chunks_of(payload, seed)
+    for i, chunk in enumerate(chunks):
+        final = i == len(chunks) - 1 and not flags & 0x40
+        check("TextDecoder.decode", outcome(dc.decode, chunk, final), outcome(dp.decode, chunk, final))
+        check("TextDecoder.offset", dc.offset, dp.offset)
+    # any str, lone surrogates included: the payload's 16-bit units (and 32-bit ones below U+110000)
+    texts = [payload[:len(payload) & ~1].decode("utf-16-le", "surrogatepass")]
+    texts.append("".join(chr(u % 0x110000) for u in array.array("I", payload[:len(payload) & ~3])))
+    for text in texts:
+        check("encode_text", _encoded(C, text), _encoded(PY, text))
+        try:
+            check("encode_text vs str.encode", C.encode_text(text), text.encode("utf-8"))
+        except UnicodeEncodeError:
+            pass
+
+
 # ------------------------------------------------------------------------------------- frames
 def target_header(data: bytes) -> None:
     r = Reader(data)
@@ -359,6 +394,7 @@ def target_connection(data: bytes) -> None:
 TARGETS: Dict[str, Callable[[bytes], None]] = {
     "mask": target_mask,
     "utf8": target_utf8,
+    "text": target_text,
     "header": target_header,
     "decoder": target_decoder,
     "build_frame": target_build_frame,

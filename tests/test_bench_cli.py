@@ -21,7 +21,9 @@ COLUMNS = ["workload", "size", "implementation", "time/op", "throughput", "ratio
 # Every workload family the command runs (labels start with these).
 WORKLOADS = ("apply_mask", "mask_inplace", "utf8 ascii", "utf8 chinese", "utf8 emoji",
              "frames 16 B x 10000", "frames 1 KiB x 1000", "frames 1 MiB x 1", "accept_key",
-             "build_frame text server", "build_frame text client")
+             "build_frame text server", "build_frame text client", "decode_text ascii", "decode_text latin1",
+             "decode_text chinese", "decode_text mixed", "encode_text ascii", "encode_text latin1",
+             "encode_text chinese", "encode_text mixed")
 TIME = re.compile(r"^[0-9.]+(e[+-]?[0-9]+)? (ns|us|ms|s)$")
 
 

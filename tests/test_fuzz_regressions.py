@@ -14,7 +14,7 @@ from .conftest import load_backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUZZ = os.path.join(ROOT, "fuzz")
-TARGETS = ("mask", "utf8", "header", "decoder", "build_frame", "close", "handshake", "connection")
+TARGETS = ("mask", "utf8", "text", "header", "decoder", "build_frame", "close", "handshake", "connection")
 
 
 def fuzz_module(name: str) -> ModuleType:

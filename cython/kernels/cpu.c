@@ -41,14 +41,22 @@ static const char *const level_names[] = {"scalar"};
  *   UTF-8, multi-byte text: scalar/sse2 DFA ~0.6 GB/s, avx2/avx512 ~17 GB/s; ASCII ~4x that.
  * The UTF-8 threshold follows multi-byte text (ASCII is then released at ~0.5 us of work).
  * NEON: typical aarch64 cores reach about half of the AVX2 figures. */
-#define WSC_SCALAR_TABLE {"scalar", "scalar", wsc_mask_scalar_k, wsc_utf8_scalar_k, wsc_sha1_scalar, 32768, 4096}
+#define WSC_SCALAR_TABLE {"scalar", "scalar", "scalar", wsc_mask_scalar_k, wsc_utf8_scalar_k, wsc_sha1_scalar, 32768, 4096,       \
+    wsc_text_scan_scalar_k, wsc_text_ascii_scalar_k, wsc_text_decode_scalar_k, wsc_text_size_scalar_k, \
+    wsc_text_encode_scalar_k}
 
 wsc_kernel_table wsc_table = WSC_SCALAR_TABLE;
+
+#define WSC_TEXT_SELECT_SCAN(t, isa) ((t).text_scan = wsc_text_scan_##isa, (t).text_ascii = wsc_text_ascii_##isa)
+#define WSC_TEXT_SELECT(t, isa)                                                                     \
+    (WSC_TEXT_SELECT_SCAN(t, isa), (t).text_decode = wsc_text_decode_##isa,                         \
+     (t).text_size = wsc_text_size_##isa, (t).text_encode = wsc_text_encode_##isa)
 
 static int best_level = -1; /* detected once */
 static int selected;
 #ifdef WSC_X86_64
 static int has_sha;
+static int has_vbmi2; /* AVX512-VBMI2 (byte compress) and POPCNT, for the text encoder */
 #endif
 
 #ifdef WSC_X86_64
@@ -77,7 +85,7 @@ static uint64_t xgetbv0(void)
 
 static int detect(void)
 {
-    unsigned r[4], max_leaf, ecx1, ebx7 = 0;
+    unsigned r[4], max_leaf, ecx1, ebx7 = 0, ecx7 = 0;
     uint64_t xcr0 = 0;
     int level = 1; /* SSE2 is part of x86-64 */
 
@@ -88,6 +96,7 @@ static int detect(void)
     if (max_leaf >= 7) {
         cpuid(7, 0, r);
         ebx7 = r[1];
+        ecx7 = r[2];
     }
     if (ecx1 & (1u << 27)) /* OSXSAVE */
         xcr0 = xgetbv0();
@@ -100,6 +109,8 @@ static int detect(void)
     }
     /* SHA (leaf 7 ebx 29) + SSSE3 (leaf 1 ecx 9) + SSE4.1 (leaf 1 ecx 19) */
     has_sha = (ebx7 & (1u << 29)) && (ecx1 & (1u << 9)) && (ecx1 & (1u << 19));
+    /* VBMI2 (leaf 7 ecx 6) + POPCNT (leaf 1 ecx 23); used at level avx512 only */
+    has_vbmi2 = (ecx7 & (1u << 6)) && (ecx1 & (1u << 23));
     return level;
 }
 #else
@@ -146,18 +157,21 @@ int wsc_cpu_select(int level)
 
     if (level < 0 || level > wsc_cpu_best_level())
         return -1;
-    t.level = level_names[level];
+    wsc_text_tables_init();
+    t.level = t.text = level_names[level];
 #if defined(WSC_X86_64)
     if (level >= 1) {
         t.mask = wsc_mask_sse2;
         t.utf8 = wsc_utf8_sse2;
         t.nogil_mask = 65536;
+        WSC_TEXT_SELECT_SCAN(t, sse2); /* transcoding needs SSSE3 shuffles: scalar */
     }
     if (level >= 2) {
         t.mask = wsc_mask_avx2;
         t.utf8 = wsc_utf8_avx2;
         t.nogil_mask = 131072;
         t.nogil_utf8 = 32768;
+        WSC_TEXT_SELECT(t, avx2);
         if (has_sha) {
             t.sha1 = "sha";
             t.sha1_compress = wsc_sha1_sha;
@@ -166,6 +180,11 @@ int wsc_cpu_select(int level)
     if (level >= 3) {
         t.mask = wsc_mask_avx512;
         t.utf8 = wsc_utf8_avx512;
+        WSC_TEXT_SELECT(t, avx512);
+        if (has_vbmi2) {
+            t.text = "avx512-vbmi2";
+            t.text_encode = wsc_text_encode_vbmi2_avx512;
+        }
     }
 #elif defined(WSC_AARCH64)
     if (level >= 1) {
@@ -173,6 +192,7 @@ int wsc_cpu_select(int level)
         t.utf8 = wsc_utf8_neon;
         t.nogil_mask = 65536;
         t.nogil_utf8 = 16384;
+        WSC_TEXT_SELECT_SCAN(t, neon); /* transcoding: scalar */
     }
 #endif
     wsc_table = t;

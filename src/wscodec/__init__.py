@@ -31,12 +31,14 @@ if BACKEND == "c":
     from ._c.frames import FrameDecoder, build_frame, parse_header
     from ._c.handshake import accept_key, generate_key, validate_key
     from ._c.mask import Masker, apply_mask, mask_inplace
+    from ._c.text import TextDecoder, decode_text, encode_text
     from ._c.utf8 import Utf8Validator, utf8_error_offset, validate_utf8
 else:
     from ._py.close import build_close, is_valid_close_code, parse_close
     from ._py.frames import FrameDecoder, build_frame, parse_header
     from ._py.handshake import accept_key, generate_key, validate_key
     from ._py.mask import Masker, apply_mask, mask_inplace
+    from ._py.text import TextDecoder, decode_text, encode_text
     from ._py.utf8 import Utf8Validator, utf8_error_offset, validate_utf8
 
 __all__ = [
@@ -51,6 +53,10 @@ __all__ = [
     "validate_utf8",
     "utf8_error_offset",
     "Utf8Validator",
+    # text messages
+    "decode_text",
+    "encode_text",
+    "TextDecoder",
     # frames
     "parse_header",
     "build_frame",

@@ -32,9 +32,10 @@ def info() -> int:
         cpu_info = getattr(mask, "cpu_info", None)
         if cpu_info is not None:
             k = cpu_info()
-            print("kernels: sha1 %s; best level of this cpu: %s (WSCODEC_CPU caps it); GIL released from "
-                  "%d KiB (masking), %d KiB (UTF-8)" % (k["sha1"], k["cpu_best"], k["nogil_mask"] // 1024,
-                                                        k["nogil_utf8"] // 1024))
+            print("kernels: sha1 %s; text encoder %s; best level of this cpu: %s (WSCODEC_CPU caps it); GIL "
+                  "released from %d KiB (masking), %d KiB (UTF-8, text)" % (
+                      k["sha1"], k.get("text", k["level"]), k["cpu_best"], k["nogil_mask"] // 1024,
+                      k["nogil_utf8"] // 1024))
     from wscodec.deflate import load_library
 
     try:

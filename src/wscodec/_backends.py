@@ -15,6 +15,7 @@ from typing import Dict, Tuple
 API: Dict[str, Tuple[str, ...]] = {
     "mask": ("apply_mask", "mask_inplace", "Masker"),
     "utf8": ("validate_utf8", "utf8_error_offset", "Utf8Validator"),
+    "text": ("decode_text", "encode_text", "TextDecoder"),
     "frames": ("parse_header", "build_frame", "FrameDecoder"),
     "close": ("parse_close", "build_close", "is_valid_close_code"),
     "handshake": ("accept_key", "generate_key", "validate_key"),

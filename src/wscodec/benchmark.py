@@ -4,7 +4,7 @@ Times a representative subset of the ``bench/`` workloads with plain ``time.perf
 (best of a few repeats, garbage collector off, as ``timeit`` does) on wscodec's selected backend,
 on the pure-Python backend too when the compiled one is selected, and on whichever reference
 codecs are installed (websockets, wsaccel, aiohttp, wsproto, picows), next to a stdlib limit
-(a memory copy of the same size, ``bytes.decode``, hashlib). Each result is checked once before
+(a memory copy of the same size, ``bytes.decode``, ``str.encode``, hashlib). Each result is checked once before
 it is timed. The ratio is reference time / wscodec time: above 1, wscodec is faster.
 
 Needs only the stdlib; ``--plot`` needs matplotlib. Full suites: ``pytest bench/``.
@@ -53,6 +53,9 @@ def workloads() -> List[lib.Workload]:
     out = [lib.mask_workload(n) for n in (2, lib.KiB, 64 * lib.KiB, lib.MiB)]
     out.append(lib.mask_inplace_workload(64 * lib.KiB))
     out += [lib.utf8_workload(kind, 64 * lib.KiB) for kind in ("ascii", "chinese", "emoji")]
+    for kind in lib.TEXT_KINDS:  # str from UTF-8 and back, against CPython's codec
+        out += [lib.decode_workload(kind, n) for n in lib.TEXT_SIZES]
+        out += [lib.encode_workload(kind, n) for n in lib.TEXT_SIZES]
     out += [lib.frames_workload(c, s, o, FRAME_CHUNK) for c, s, o in lib.FRAME_STREAMS]
     out.append(lib.accept_workload())
     out += [lib.build_workload(False), lib.build_workload(True)]

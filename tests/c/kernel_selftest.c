@@ -14,6 +14,7 @@
 
 #include "wsc_cpu.h"
 #include "wsc_sha1.h"
+#include "wsc_text.h"
 #include "wsc_utf8.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -128,6 +129,57 @@ static void test_utf8(const char *level, wsc_utf8_fn fn)
     }
 }
 
+/* text: scan, ASCII copy, decode, UTF-8 length and encode against the scalar kernels, each
+ * writing into exactly-sized heap buffers (sanitizers see any store past the end) */
+static void test_text(const char *level, const wsc_kernel_table *t)
+{
+    static unsigned char buf[5000], units[5000 * 4], utf8[5000 * 2];
+    size_t n, trial, conts1, conts2, nchars, size1, size2, bad1, bad2, len1, len2;
+    unsigned max1, max2;
+    int kind;
+    unsigned char *exact_in, *exact_out;
+
+    for (trial = 0; trial < 6000; trial++) {
+        size_t cap = trial < 3000 ? 6 + trial % 300 : 20 + rnd() % 4900;
+        if (trial % 4 == 0)
+            memset(buf, 'x', cap); /* ASCII runs: the whole-block paths */
+        n = make_text(buf, cap, (size_t)-1);
+        if (trial % 9 == 0) { /* a str whose kind one late character decides */
+            size_t k = n > 4 ? n - 4 : 0;
+            while (k > 0 && (buf[k] & 0xC0) == 0x80)
+                k--;
+            memset(buf, 'y', k);
+        }
+        exact_in = malloc(n + 1);
+        memcpy(exact_in, buf, n);
+        max1 = max2 = 0;
+        conts1 = wsc_text_scan_scalar_k(buf, n, &max1);
+        conts2 = t->text_scan(exact_in, n, &max2);
+        CHECK(conts1 == conts2 && wsc_text_maxchar(max1) == wsc_text_maxchar(max2), "%s text scan n=%zu", level, n);
+        nchars = n - conts1;
+        kind = max1 < 0xC4 ? 1 : max1 < 0xF0 ? 2 : 4;
+        exact_out = malloc(nchars * (size_t)kind + 1);
+        len1 = wsc_text_ascii_scalar_k(units, buf, n);
+        len2 = t->text_ascii(exact_out, exact_in, n);
+        CHECK(len1 == len2 && memcmp(units, exact_out, len1) == 0, "%s text ascii n=%zu", level, n);
+        wsc_text_decode_scalar_k(units, kind, buf, n, nchars);
+        t->text_decode(exact_out, kind, exact_in, n, nchars);
+        CHECK(memcmp(units, exact_out, nchars * (size_t)kind) == 0, "%s text decode kind %d n=%zu", level, kind, n);
+        free(exact_in);
+        free(exact_out);
+        bad1 = bad2 = 0;
+        size1 = wsc_text_size_scalar_k(units, kind, nchars, &bad1);
+        size2 = t->text_size(units, kind, nchars, &bad2);
+        CHECK(size1 == n && size2 == n && bad1 == 0 && bad2 == 0, "%s text size kind %d n=%zu", level, kind, n);
+        exact_out = malloc(n + 1);
+        len1 = wsc_text_encode_scalar_k(utf8, units, kind, nchars, &bad1);
+        len2 = t->text_encode(exact_out, units, kind, nchars, &bad2);
+        CHECK(len1 == n && len2 == n && memcmp(utf8, buf, n) == 0 && memcmp(exact_out, buf, n) == 0 && !bad1 && !bad2,
+              "%s text encode kind %d n=%zu", level, kind, n);
+        free(exact_out);
+    }
+}
+
 static void test_sha1(const char *level, wsc_sha1_fn fn)
 {
     static unsigned char data[1000];
@@ -157,6 +209,14 @@ int main(void)
         test_mask(wsc_table.level, wsc_table.mask);
         test_utf8(wsc_table.level, wsc_table.utf8);
         test_sha1(wsc_table.level, wsc_table.sha1_compress);
+        test_text(wsc_table.level, &wsc_table);
+#ifdef WSC_X86_64
+        if (wsc_table.text_encode == wsc_text_encode_vbmi2_avx512) { /* the AVX-512 encoder without VBMI2 too */
+            wsc_kernel_table t = wsc_table;
+            t.text_encode = wsc_text_encode_avx512;
+            test_text("avx512 (F+BW only)", &t);
+        }
+#endif
         printf("%s (sha1: %s): %s\n", wsc_table.level, wsc_table.sha1, failures ? "FAILED" : "ok");
     }
     return failures != 0;

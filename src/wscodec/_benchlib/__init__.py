@@ -8,7 +8,7 @@ Each operation returns its result, so the drivers check it once before timing.
 
 Only the stdlib is needed to import this package; the references are imported inside ``make``.
 ``core`` holds the types and input data, ``kernels`` masking/UTF-8/handshake, ``protocol``
-frame decoding and building.
+frame decoding and building, ``text`` text decoding and encoding.
 """
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from .kernels import (
     mask_inplace_workload, mask_workload, utf8_stream_workload, utf8_workload,
 )
 from .protocol import BUILD_IMPLS, FRAME_IMPLS, FRAME_STREAMS, build_workload, frames_workload
+from .text import (
+    DECODE_IMPLS, ENCODE_IMPLS, TEXT_KINDS, TEXT_SIZES, decode_workload, encode_workload, text_sample,
+)
 
 __all__ = [
     "Impl", "Workload", "KiB", "MiB", "MASK", "KEY", "REFERENCE_PACKAGES", "UTF8_KINDS",
@@ -28,4 +31,6 @@ __all__ = [
     "MASK_IMPLS", "MASK_INPLACE_IMPLS", "UTF8_IMPLS", "UTF8_STREAM_IMPLS", "FRAME_IMPLS",
     "ACCEPT_IMPLS", "BUILD_IMPLS", "mask_workload", "mask_inplace_workload", "utf8_workload",
     "utf8_stream_workload", "frames_workload", "accept_workload", "build_workload",
+    "TEXT_KINDS", "TEXT_SIZES", "DECODE_IMPLS", "ENCODE_IMPLS", "text_sample", "decode_workload",
+    "encode_workload",
 ]

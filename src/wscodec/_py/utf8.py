@@ -81,7 +81,53 @@ def validate_utf8(data: Any) -> bool:
     return True
 
 
-class Utf8Validator:
+def _decode_step(pending: bytes, base: int, view: memoryview, final: bool) -> Tuple[str, bytes, Optional[int]]:
+    """Decode ``pending + view``, the bytes of a stream from stream offset ``base`` on.
+
+    Returns (text, unfinished tail, None), or ("", b"", the stream offset of the failure) as soon
+    as a byte cannot start or continue a sequence, also in an unfinished tail.
+    """
+    data = pending + view.tobytes() if pending else view
+    try:
+        text, consumed = _decode(data, "strict", final)
+    except UnicodeDecodeError as exc:
+        return "", b"", base + _offset(exc, len(data))
+    tail = bytes(data[consumed:])
+    if tail:
+        bad = _tail_error(tail)
+        if bad is not None:
+            return "", b"", base + consumed + bad
+    return text, tail, None
+
+
+class _Stream:
+    """What the incremental validator and decoder share: the bytes of an unfinished character
+    carried to the next chunk, the stream offset, and the offset of the first failure."""
+
+    __slots__ = ("_pending", "_offset", "_error")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new stream (forget carried bytes and any error)."""
+        self._pending = b""
+        self._offset = 0
+        self._error: Optional[int] = None
+
+    @property
+    def offset(self) -> int:
+        return self._offset
+
+    def _step(self, view: memoryview, final: bool) -> str:
+        """Decode the next chunk; on failure the text is "" and ``_error`` is set."""
+        base = self._offset - len(self._pending)  # stream offset of the carried bytes
+        self._offset += len(view)
+        text, self._pending, self._error = _decode_step(self._pending, base, view, final)
+        return text
+
+
+class Utf8Validator(_Stream):
     """Incremental validator for a message that arrives in chunks.
 
     ``feed`` returns False as soon as the stream so far cannot be the start of valid UTF-8 (and
@@ -90,19 +136,7 @@ class Utf8Validator:
     of bytes fed since the last reset.
     """
 
-    __slots__ = ("_pending", "_offset", "_error")
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self._pending = b""
-        self._offset = 0
-        self._error: Optional[int] = None
-
-    @property
-    def offset(self) -> int:
-        return self._offset
+    __slots__ = ()
 
     @property
     def error_offset(self) -> Optional[int]:
@@ -117,28 +151,11 @@ class Utf8Validator:
         if self._error is not None:
             self._offset += len(view)
             return False
-        pending = self._pending
-        base = self._offset - len(pending)  # stream offset of data[0]
-        data = pending + view.tobytes() if pending else view
-        self._offset += len(view)
-        try:
-            _, consumed = _decode(data, "strict", False)
-        except UnicodeDecodeError as exc:
-            self._error = base + _offset(exc, len(data))
-            self._pending = b""
-            return False
-        tail = bytes(data[consumed:])
-        if tail:
-            bad = _tail_error(tail)
-            if bad is not None:
-                self._error = base + consumed + bad
-                self._pending = b""
-                return False
-        self._pending = tail
-        return True
+        self._step(view, False)
+        return self._error is None
 
     def finish(self) -> bool:
-        """True when everything fed is valid and complete;"""
+        """True when everything fed is valid and complete."""
         if self._error is None and self._pending:
             self._error = self._offset
         return self._error is None
