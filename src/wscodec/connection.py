@@ -12,18 +12,21 @@ means the transport is gone (EOF seen, or aborted): ``close_code`` and friends a
 from __future__ import annotations
 
 import enum
+import operator
 import os
 import types
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._assembler import MessageAssembler
+from ._py._buf import byte_view
 from .errors import ConnectionClosed, ProtocolError
-from .events import Closed, CloseReceived, Event, Message, Ping, Pong
+from .events import Closed, CloseReceived, Event, Fragment, Message, Ping, Pong
 
 __all__ = [
     "Connection",
     "State",
     "Message",
+    "Fragment",
     "Ping",
     "Pong",
     "CloseReceived",
@@ -69,6 +72,9 @@ class Connection:
     Timers (seconds, None = off): ``close_timeout`` (the peer must answer our close, then close
     the transport), ``ping_interval``/``ping_timeout`` (heartbeat; a missed pong aborts with 1006)
     and ``idle_timeout`` (no data message either way: close with ``idle_close_code``).
+    ``deliver_fragments``: a message that arrives in several frames is delivered frame by frame
+    as :class:`Fragment` events (the limits and UTF-8 checks still apply to the whole message)
+    instead of one :class:`Message`, so no more than one frame of it is ever held.
 
     After each call, send ``data_to_send()``; when ``should_close_transport`` turns true, close
     the transport after flushing, or drop it at once when ``transport_abort`` is true. A protocol
@@ -90,6 +96,7 @@ class Connection:
         idle_timeout: Optional[float] = None,
         idle_close_code: int = 1001,
         now: float = 0.0,
+        deliver_fragments: bool = False,
     ) -> None:
         if role not in ("server", "client"):
             raise ValueError("role must be 'server' or 'client'")
@@ -108,7 +115,9 @@ class Connection:
         self._decoder = codec.FrameDecoder(
             require_mask=not self.is_client, max_frame_size=limit, allow_rsv1=deflate is not None
         )
-        self._assembler = MessageAssembler(codec, self._decoder, self.max_message_size, limit, deflate)
+        self._assembler = MessageAssembler(
+            codec, self._decoder, self.max_message_size, limit, deflate, deliver_fragments
+        )
         self.close_timeout = close_timeout
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
@@ -145,6 +154,8 @@ class Connection:
         self._delivered = False  # this receive_data call produced a Message
         self._fail_pending: Optional[Tuple[int, str]] = None
         self._fail_at = 0.0
+        self._stream_op = 0  # opcode of the message send_fragment() is streaming, 0 when none
+        self._stream_sent = False  # ... and whether its first frame went out
 
     # ---------------------------------------------------------------- input
     def receive_data(self, data: Any, now: Optional[float] = None) -> List[Event]:
@@ -207,12 +218,12 @@ class Connection:
 
     def _on_data(self, op: int, frame: Any, events: List[Event], skip: int) -> None:
         try:
-            message = self._assembler.data_frame(op, frame.fin, frame.payload, skip, frame.rsv1)
+            event = self._assembler.data_frame(op, frame.fin, frame.payload, skip, frame.rsv1)
         except ProtocolError as exc:
             return self._fail(exc.close_code, exc.reason, exc)
         self._last_activity = self._now
-        if message is not None:
-            events.append(Message(message))
+        if event is not None:
+            events.append(event)
             self._delivered = True
         return None
 
@@ -294,18 +305,87 @@ class Connection:
         self._closing_done()
 
     # ---------------------------------------------------------------- output
-    def send(self, data: Union[str, bytes, bytearray, memoryview], now: Optional[float] = None) -> None:
-        """Queue one message: text for ``str``, binary for a bytes-like object."""
+    def send(
+        self,
+        data: Union[str, bytes, bytearray, memoryview],
+        now: Optional[float] = None,
+        *,
+        fragment_size: Optional[int] = None,
+    ) -> None:
+        """Queue one message: text for ``str``, binary for a bytes-like object.
+
+        ``fragment_size``: send it as frames of at most this many payload bytes (with
+        permessage-deflate, the compressed payload is what is split). Raises RuntimeError while
+        a message streamed with ``send_fragment`` is unfinished.
+        """
         if now is not None:
             self._now = now
-        self._check_open()
+        if fragment_size is not None:
+            fragment_size = operator.index(fragment_size)
+            if fragment_size < 1:
+                raise ValueError("fragment_size must be at least 1")
         op = _TEXT if isinstance(data, str) else _BINARY
-        if self.deflate is not None:
-            payload, rsv1 = self.deflate.encode(data)
+        if op == _BINARY and type(data) is not bytes:
+            data = byte_view(data)  # lengths in bytes whatever the buffer's item format
+        self._check_open()
+        if self._stream_op:
+            raise RuntimeError("a message streamed with send_fragment() is unfinished")
+        self._send_message(op, data, fragment_size)
+
+    def _send_message(self, op: int, data: Any, fragment_size: Optional[int]) -> None:
+        payload, rsv1 = self.deflate.encode(data) if self.deflate is not None else (data, False)
+        if fragment_size is not None and isinstance(payload, str):
+            payload = payload.encode("utf-8")
+        if fragment_size is None or len(payload) <= fragment_size:
             self._out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask()))
-        else:
-            self._out.append(self._build_frame(op, data, mask=self._mask()))
+        else:  # RFC 7692 6.1: RSV1 on the first frame only
+            view, size, build, out = memoryview(payload), len(payload), self._build_frame, self._out
+            for start in range(0, size, fragment_size):
+                end = start + fragment_size
+                out.append(build(op, view[start:end], fin=end >= size, rsv1=rsv1, mask=self._mask()))
+                op, rsv1 = _CONT, False
         self._last_activity = self._now
+
+    def send_fragment(
+        self, data: Union[str, bytes, bytearray, memoryview], now: Optional[float] = None, *, fin: bool
+    ) -> None:
+        """Queue one piece of a message streamed out piece by piece; ``fin`` ends the message.
+
+        The first piece's type sets the message's (``str``: text, bytes-like: binary); later
+        pieces must be of the same kind (TypeError). Each non-empty piece goes out as one frame
+        (an empty non-final piece sends nothing). With permessage-deflate the pieces are one
+        compressed stream, each flushed so that the peer can inflate it at once. Until the final
+        piece, ``send`` raises RuntimeError; ping, pong and close may interleave (a close
+        abandons the message).
+        """
+        if now is not None:
+            self._now = now
+        text = isinstance(data, str)
+        if not text and type(data) is not bytes:
+            data = byte_view(data)
+        self._check_open()
+        op = self._stream_op
+        if op and (op == _TEXT) != text:
+            raise TypeError("a %s message continues with %s pieces" % (
+                ("text", "str") if op == _TEXT else ("binary", "bytes-like")))
+        op = op or (_TEXT if text else _BINARY)
+        first = not self._stream_sent
+        if first and fin:  # the whole message in one piece: exactly what send() does
+            self._stream_op = 0
+            return self._send_message(op, data, None)
+        if not fin and not len(data):
+            self._stream_op = op
+            return None
+        if self.deflate is not None:
+            payload, rsv1 = self.deflate.encode_piece(data, fin), first
+        else:
+            payload, rsv1 = data, False
+        self._out.append(
+            self._build_frame(op if first else _CONT, payload, fin=fin, rsv1=rsv1, mask=self._mask())
+        )
+        self._stream_op, self._stream_sent = (0, False) if fin else (op, True)
+        self._last_activity = self._now
+        return None
 
     def ping(self, payload: Optional[bytes] = None, now: Optional[float] = None) -> bytes:
         """Queue a ping and return its payload (a fresh 4-byte counter when None); a Pong event
@@ -364,6 +444,7 @@ class Connection:
         self._out.append(self._build_frame(_CLOSE, payload, mask=self._mask()))
         self.close_sent = (code, reason)
         self.state = State.CLOSING
+        self._stream_op, self._stream_sent = 0, False  # a streamed message is abandoned
         self._ping_next = self._ping_deadline = None
         timeout = self.close_timeout if timeout is None else timeout
         if timeout is not None and self.close_received is None:
