@@ -279,3 +279,12 @@ def test_fragments_of_a_compressed_message_are_inflated(backend, options):
     events = server.receive_data(client.data_to_send())
     assert len(events) > 1 and all(isinstance(e, Fragment) for e in events)
     assert joined_fragments(events) == [data]
+
+
+def test_compression_threshold_counts_bytes_of_any_buffer(backend):
+    client, server = dh.conns(backend)
+    threshold = client.deflate.threshold
+    words = memoryview(b"x" * (threshold + 2)).cast("H")  # fewer items than the threshold
+    client.send(words)
+    assert client.deflate.sent_compressed == 1
+    assert server.receive_data(client.data_to_send()) == [Message(b"x" * (threshold + 2))]

@@ -29,6 +29,7 @@ _CONT, _TEXT = 0, 1
 _MIN_FRAME_BUDGET = 125  # never squeeze the decoder below a control frame's maximum
 _MAX_HEADER = 14  # 2 + 8 (length) + 4 (mask)
 _SMALL_PART = 4096  # fragments below this are copied together (see _add_part)
+_UNTRACKED = object()  # the header of a partial frame whose start peek() did not see
 
 
 class _Partial:
@@ -240,7 +241,8 @@ class MessageAssembler:
         if completed or p is None:  # a new incomplete frame starts in this chunk
             p = self._partial = _Partial()
             if buffered > len(view):
-                return  # its start is not in this chunk: nothing to track
+                p.header = _UNTRACKED  # its start is not in this chunk: nothing to track
+                return
             raw = view[len(view) - buffered :]
         else:
             raw = view

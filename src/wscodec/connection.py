@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import enum
 import operator
-import os
 import types
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -77,10 +76,31 @@ class Connection:
     instead of one :class:`Message`, so no more than one frame of it is ever held.
 
     After each call, send ``data_to_send()``; when ``should_close_transport`` turns true, close
-    the transport after flushing, or drop it at once when ``transport_abort`` is true. A protocol
-    error found in the same ``receive_data`` call as complete messages is answered at a deadline
-    "now" (``failure_pending``), so the application can answer those messages first.
+    the transport after flushing, or drop it at once when ``transport_abort`` is true.
+
+    A protocol error fails the connection at once: input stops, and the close frame with the
+    error's code is in ``data_to_send()`` right after the ``receive_data`` call that found it,
+    after the replies to everything before it (pongs). With ``defer_failure_close``, when that
+    call also delivered messages, the close waits instead for ``handle_timeout`` at a deadline
+    "now" (``failure_pending``, ``next_deadline()``) or for ``close()``, so that the application
+    can answer those messages first; a caller that sets it must run the timers.
+
+    Pings are answered automatically; a pong not yet taken by ``data_to_send()`` is replaced by
+    the pong for a newer ping (RFC 6455 5.5.3), so an I/O layer that leaves the output alone
+    while its writes are paused holds at most one pong. ``output_pending`` says whether anything
+    else waits (then it should write), ``pong_pending`` whether such a pong does.
     """
+
+    __slots__ = (
+        "role", "is_client", "codec", "_build_frame", "_build_close", "_parse_close",
+        "max_message_size", "deflate", "_decoder", "_assembler", "close_timeout", "ping_interval",
+        "ping_timeout", "idle_timeout", "idle_close_code", "defer_failure_close", "state", "_now",
+        "_out", "_pong_at", "_input_closed", "close_sent", "close_received", "error", "close_code",
+        "close_reason", "was_clean", "closed_by", "should_close_transport", "transport_abort",
+        "_abort_reason", "_close_deadline", "_eof_deadline", "_transport_deadline", "_ping_next",
+        "_ping_deadline", "_ping_payload", "_last_activity", "_pings", "last_rtt", "_ping_count",
+        "_mask", "_delivered", "_fail_pending", "_fail_at", "_stream_op", "_stream_sent",
+    )
 
     def __init__(
         self,
@@ -97,6 +117,7 @@ class Connection:
         idle_close_code: int = 1001,
         now: float = 0.0,
         deliver_fragments: bool = False,
+        defer_failure_close: bool = False,
     ) -> None:
         if role not in ("server", "client"):
             raise ValueError("role must be 'server' or 'client'")
@@ -123,10 +144,12 @@ class Connection:
         self.ping_timeout = ping_timeout
         self.idle_timeout = idle_timeout
         self.idle_close_code = idle_close_code
+        self.defer_failure_close = defer_failure_close
 
         self.state = State.OPEN
         self._now = now
         self._out: List[bytes] = []
+        self._pong_at = -1  # index in _out of the automatic pong not yet taken, -1 if none
         self._input_closed = False  # after a close was received or the connection failed
         self.close_sent: Optional[Tuple[Optional[int], str]] = None
         self.close_received: Optional[Tuple[int, str]] = None
@@ -146,12 +169,12 @@ class Connection:
         self._ping_deadline: Optional[float] = None
         self._ping_payload: Optional[bytes] = None
         self._last_activity = now
-        self.pings: Dict[bytes, float] = {}  # outstanding ping payload -> time sent
+        self._pings: Optional[Dict[bytes, float]] = None  # see the ``pings`` property
         self.last_rtt: Optional[float] = None
         self._ping_count = 0
-        self._masks = b""
-        self._mask_pos = 0
-        self._delivered = False  # this receive_data call produced a Message
+        # Client masks: build_frame(mask=True) draws them from the backend's fork-safe source.
+        self._mask = self.is_client
+        self._delivered = False  # this receive_data call produced a Message or Fragment
         self._fail_pending: Optional[Tuple[int, str]] = None
         self._fail_at = 0.0
         self._stream_op = 0  # opcode of the message send_fragment() is streaming, 0 when none
@@ -164,6 +187,8 @@ class Connection:
         events: List[Event] = []
         if self._input_closed or self.state is State.CLOSED:
             return events  # after a close or a failure nothing more is read
+        if type(data) is not bytes:
+            data = byte_view(data)  # the decoder and peek() must count the same units: bytes
         skip = self._assembler.take_skip()
         self._delivered = False
         error: Optional[ProtocolError] = None
@@ -208,7 +233,7 @@ class Connection:
             elif op == _PING:
                 payload = bytes(frame.payload)
                 if self.close_sent is None:
-                    self._out.append(self._build_frame(_PONG, payload, mask=self._mask()))
+                    self._queue_pong(payload)
                 events.append(Ping(payload))
             elif op == _PONG:
                 self._on_pong(bytes(frame.payload), events)
@@ -227,12 +252,21 @@ class Connection:
             self._delivered = True
         return None
 
+    def _queue_pong(self, payload: bytes) -> None:
+        frame = self._build_frame(_PONG, payload, mask=self._mask)
+        if self._pong_at >= 0:  # RFC 6455 5.5.3: only the most recent ping needs its pong
+            self._out[self._pong_at] = frame
+        else:
+            self._pong_at = len(self._out)
+            self._out.append(frame)
+
     def _on_pong(self, payload: bytes, events: List[Event]) -> None:
         rtt: Optional[float] = None
         acked: List[Tuple[bytes, float]] = []
-        if payload in self.pings:
-            for sent_payload, sent_at in list(self.pings.items()):
-                del self.pings[sent_payload]
+        pings = self._pings
+        if pings and payload in pings:
+            for sent_payload, sent_at in list(pings.items()):
+                del pings[sent_payload]
                 acked.append((sent_payload, self._now - sent_at))
                 if sent_payload == self._ping_payload:
                     self._ping_deadline = self._ping_payload = None
@@ -278,16 +312,17 @@ class Connection:
     def _fail(self, code: int, reason: str, exc: Optional[ProtocolError] = None) -> None:
         """Fail the connection (RFC 6455 7.1.7): read no more, send a close with the error's code.
 
-        When this input already produced messages, the close waits for a deadline at "now" so
-        that the application sees (and may answer) them first: the peer gets the replies to
-        everything it sent correctly, then the close (what Autobahn calls strict).
+        With ``defer_failure_close``, when this input already produced messages, the close waits
+        for a deadline at "now" so that the application sees (and may answer) them first: the
+        peer gets the replies to everything it sent correctly, then the close (what Autobahn
+        calls strict).
         """
         if self.state is State.CLOSED or self._input_closed:
             return
         self.error = exc if exc is not None else ProtocolError(reason, code)
         self._input_closed = True
         self._assembler.reset()
-        if self._delivered and self.close_sent is None:
+        if self.defer_failure_close and self._delivered and self.close_sent is None:
             self._fail_pending, self._fail_at = (code, reason), self._now
         else:
             self._fail_close(code, reason)
@@ -337,12 +372,12 @@ class Connection:
         if fragment_size is not None and isinstance(payload, str):
             payload = payload.encode("utf-8")
         if fragment_size is None or len(payload) <= fragment_size:
-            self._out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask()))
+            self._out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask))
         else:  # RFC 7692 6.1: RSV1 on the first frame only
             view, size, build, out = memoryview(payload), len(payload), self._build_frame, self._out
             for start in range(0, size, fragment_size):
                 end = start + fragment_size
-                out.append(build(op, view[start:end], fin=end >= size, rsv1=rsv1, mask=self._mask()))
+                out.append(build(op, view[start:end], fin=end >= size, rsv1=rsv1, mask=self._mask))
                 op, rsv1 = _CONT, False
         self._last_activity = self._now
 
@@ -381,7 +416,7 @@ class Connection:
         else:
             payload, rsv1 = data, False
         self._out.append(
-            self._build_frame(op if first else _CONT, payload, fin=fin, rsv1=rsv1, mask=self._mask())
+            self._build_frame(op if first else _CONT, payload, fin=fin, rsv1=rsv1, mask=self._mask)
         )
         self._stream_op, self._stream_sent = (0, False) if fin else (op, True)
         self._last_activity = self._now
@@ -393,23 +428,25 @@ class Connection:
         if now is not None:
             self._now = now
         self._check_open()
+        pings = self.pings
         if payload is None:
             while True:
                 self._ping_count += 1
                 payload = (self._ping_count & 0xFFFFFFFF).to_bytes(4, "big")
-                if payload not in self.pings:
+                if payload not in pings:
                     break
-        payload = bytes(payload)
-        if payload in self.pings:
+        payload = bytes(byte_view(payload))
+        if payload in pings:
             raise ValueError("a ping with this payload is already waiting for its pong")
-        self._out.append(self._build_frame(_PING, payload, mask=self._mask()))
-        self.pings[payload] = self._now
+        self._out.append(self._build_frame(_PING, payload, mask=self._mask))
+        pings[payload] = self._now
         return payload
 
     def pong(self, payload: bytes = b"") -> None:
         """Queue an unsolicited pong (a one-way heartbeat)."""
+        payload = byte_view(payload)
         self._check_open()
-        self._out.append(self._build_frame(_PONG, payload, mask=self._mask()))
+        self._out.append(self._build_frame(_PONG, payload, mask=self._mask))
 
     def close(
         self,
@@ -441,7 +478,7 @@ class Connection:
     def _queue_close(
         self, code: Optional[int], reason: str, payload: bytes, timeout: Optional[float] = None
     ) -> None:
-        self._out.append(self._build_frame(_CLOSE, payload, mask=self._mask()))
+        self._out.append(self._build_frame(_CLOSE, payload, mask=self._mask))
         self.close_sent = (code, reason)
         self.state = State.CLOSING
         self._stream_op, self._stream_sent = 0, False  # a streamed message is abandoned
@@ -463,21 +500,34 @@ class Connection:
         return self._set_closed()
 
     def data_to_send(self) -> bytes:
+        """Everything queued for the peer, in order (b"" when nothing is)."""
         out = self._out
         if not out:
             return b""
-        self._out = []
-        return out[0] if len(out) == 1 else b"".join(out)
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        self._pong_at = -1
+        return data
 
-    def _mask(self) -> Optional[bytes]:
-        if not self.is_client:
-            return None
-        # Masks come from the OS CSPRNG, fetched in blocks to save a syscall per frame.
-        pos = self._mask_pos
-        if pos >= len(self._masks):
-            self._masks, pos = os.urandom(1024), 0
-        self._mask_pos = pos + 4
-        return self._masks[pos : pos + 4]
+    @property
+    def output_pending(self) -> bool:
+        """Something other than an automatic pong waits in ``data_to_send()``: an I/O layer
+        whose writes are paused should still write it (a close, or frames the application
+        queued); a lone pong may wait (see the class docstring)."""
+        return len(self._out) > (1 if self._pong_at >= 0 else 0)
+
+    @property
+    def pong_pending(self) -> bool:
+        """An automatic pong waits in ``data_to_send()`` (replaced by a newer ping's)."""
+        return self._pong_at >= 0
+
+    @property
+    def pings(self) -> Dict[bytes, float]:
+        """Pings waiting for their pong: payload -> time sent (created on first use)."""
+        pings = self._pings
+        if pings is None:
+            pings = self._pings = {}
+        return pings
 
     def _check_open(self) -> None:
         if self.state is not State.OPEN:
