@@ -157,7 +157,7 @@ def test_close_followed_by_data(backend):
     close = cframe(backend, 8, backend.build_close(1000, "bye"))
     events = conn.receive_data(cframe(backend, 1, "before") + close + cframe(backend, 1, "after") + b"\xff\xff")
     assert events == [Message("before"), CloseReceived(1000, "bye")]
-    assert sent_closes(backend, conn) == [(1000, "")]  # echoed once, no 1002 for the garbage
+    assert sent_closes(backend, conn) == [(1000, "bye")]  # echoed once, no 1002 for the garbage
     assert conn.should_close_transport
     assert conn.receive_data(cframe(backend, 2, b"later") + raw_frame(backend, 0x83)) == []
     assert conn.data_to_send() == b""

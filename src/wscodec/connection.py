@@ -287,10 +287,9 @@ class Connection:
         events.append(CloseReceived(code, reason))
         if self.close_sent is None:
             self.closed_by = "remote"
-            # Echo the code; an empty close is answered by an empty close (1005 may not be sent).
-            self._queue_close(
-                None if code == 1005 else code, "", b"" if code == 1005 else self._build_close(code, "")
-            )
+            # Echo the close as received (code and reason, or empty), as websockets does: both ends
+            # then report the same code and reason.
+            self._queue_close(None if code == 1005 else code, reason, bytes(payload))
         self._close_deadline = None
         self._closing_done()
         return None
