@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
-from hypothesis import event, settings
+from hypothesis import settings
+from hypothesis import event as note_event
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from wscodec.connection import Connection, State
 from wscodec.deflate import DeflateOptions
@@ -311,6 +312,7 @@ class ConnectionPair(RuleBasedStateMachine):
         assert conn.error is None, conn.error
         assert conn.was_clean == (conn.close_sent is not None and conn.close_received is not None)
         if conn.close_received is not None:
+            assert peer.conn.close_sent is not None
             code, reason = peer.conn.close_sent  # what the peer put in its close frame
             assert (conn.close_code, conn.close_reason) == ((1005, "") if code is None else (code, reason))
             assert side.close_frames_received == [(conn.close_code, conn.close_reason)]
@@ -321,7 +323,7 @@ class ConnectionPair(RuleBasedStateMachine):
             assert (conn.close_code, conn.close_reason) == (peer.conn.close_code, peer.conn.close_reason)
         expected = [m for m, end in peer.sent if end <= side.accepted]
         assert side.received == expected
-        event("%s: %s, %s messages" % (conn.role, "clean" if conn.was_clean else "not clean",
+        note_event("%s: %s, %s messages" % (conn.role, "clean" if conn.was_clean else "not clean",
                                        "some" if expected else "no"))
 
 
