@@ -96,8 +96,9 @@ class ConnectionPair(RuleBasedStateMachine):
     @initialize(
         fragments=st.tuples(st.booleans(), st.booleans()),
         heartbeat=st.sampled_from([None, 1.0, 3.0]),
+        idle=st.sampled_from([None, 4.0]),
     )
-    def setup(self, fragments: Tuple[bool, bool], heartbeat: Optional[float]) -> None:
+    def setup(self, fragments: Tuple[bool, bool], heartbeat: Optional[float], idle: Optional[float]) -> None:
         codecs = negotiate(*self.deflate) if self.deflate is not None else (None, None)
         c2s, s2c = Pipe(), Pipe()
         for role, pm, deliver, out, inp in zip(SIDES, codecs, fragments, (c2s, s2c), (s2c, c2s)):
@@ -109,6 +110,7 @@ class ConnectionPair(RuleBasedStateMachine):
                 close_timeout=CLOSE_TIMEOUT,
                 ping_interval=heartbeat,
                 ping_timeout=heartbeat and 2 * heartbeat,
+                idle_timeout=idle,
                 max_message_size=None,
             )
             self.sides[role] = Side(conn, out, inp)

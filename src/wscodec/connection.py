@@ -456,7 +456,8 @@ class Connection(Output):
 
     @property
     def failure_pending(self) -> bool:
-        """A protocol error waits for the messages before it to be handled (see ``_fail``)."""
+        """With ``defer_failure_close``: a protocol error's close waits for the messages before
+        it to be handled (see ``_fail``)."""
         return self._fail_pending is not None
 
     @property
