@@ -12,18 +12,20 @@ means the transport is gone (EOF seen, or aborted): ``close_code`` and friends a
 from __future__ import annotations
 
 import enum
-import os
 import types
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple
 
 from ._assembler import MessageAssembler
+from ._output import Output
+from ._py._buf import byte_view
 from .errors import ConnectionClosed, ProtocolError
-from .events import Closed, CloseReceived, Event, Message, Ping, Pong
+from .events import Closed, CloseReceived, Event, Fragment, Message, Ping, Pong
 
 __all__ = [
     "Connection",
     "State",
     "Message",
+    "Fragment",
     "Ping",
     "Pong",
     "CloseReceived",
@@ -36,7 +38,7 @@ __all__ = [
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 20  # 1 MiB, websockets' default
 _UNLIMITED = (1 << 63) - 1  # what the decoder gets for "no limit" (both backends take an int)
 
-_CONT, _TEXT, _BINARY, _CLOSE, _PING, _PONG = 0, 1, 2, 8, 9, 10
+_BINARY, _CLOSE, _PING, _PONG = 2, 8, 9, 10
 
 
 class State(enum.IntEnum):
@@ -59,7 +61,7 @@ def default_codec() -> types.SimpleNamespace:
     return _default
 
 
-class Connection:
+class Connection(Output):
     """One WebSocket connection, either side, with no I/O.
 
     Limits: ``max_message_size`` (assembled message, 1009) and ``max_frame_size`` (one frame,
@@ -69,12 +71,35 @@ class Connection:
     Timers (seconds, None = off): ``close_timeout`` (the peer must answer our close, then close
     the transport), ``ping_interval``/``ping_timeout`` (heartbeat; a missed pong aborts with 1006)
     and ``idle_timeout`` (no data message either way: close with ``idle_close_code``).
+    ``deliver_fragments``: a message that arrives in several frames is delivered frame by frame
+    as :class:`Fragment` events (the limits and UTF-8 checks still apply to the whole message)
+    instead of one :class:`Message`, so no more than one frame of it is ever held.
 
     After each call, send ``data_to_send()``; when ``should_close_transport`` turns true, close
-    the transport after flushing, or drop it at once when ``transport_abort`` is true. A protocol
-    error found in the same ``receive_data`` call as complete messages is answered at a deadline
-    "now" (``failure_pending``), so the application can answer those messages first.
+    the transport after flushing, or drop it at once when ``transport_abort`` is true.
+
+    A protocol error fails the connection at once: input stops, and the close frame with the
+    error's code is in ``data_to_send()`` right after the ``receive_data`` call that found it,
+    after the replies to everything before it (pongs). With ``defer_failure_close``, when that
+    call also delivered messages, the close waits instead for ``handle_timeout`` at a deadline
+    "now" (``failure_pending``, ``next_deadline()``) or for ``close()``, so that the application
+    can answer those messages first; a caller that sets it must run the timers.
+
+    Pings are answered automatically; a pong not yet taken by ``data_to_send()`` is replaced by
+    the pong for a newer ping (RFC 6455 5.5.3), so an I/O layer that leaves the output alone
+    while its writes are paused holds at most one pong. ``output_pending`` says whether anything
+    else waits (then it should write), ``pong_pending`` whether such a pong does.
     """
+
+    __slots__ = (
+        "role", "is_client", "codec", "_build_frame", "_build_close", "_parse_close",
+        "max_message_size", "deflate", "_decoder", "_assembler", "close_timeout", "ping_interval",
+        "ping_timeout", "idle_timeout", "idle_close_code", "defer_failure_close", "state",
+        "_input_closed", "close_sent", "close_received", "error", "close_code", "close_reason",
+        "was_clean", "closed_by", "should_close_transport", "transport_abort", "_abort_reason",
+        "_close_deadline", "_eof_deadline", "_transport_deadline", "_ping_next", "_ping_deadline",
+        "_ping_payload", "last_rtt", "_delivered", "_fail_pending", "_fail_at",
+    )
 
     def __init__(
         self,
@@ -90,6 +115,8 @@ class Connection:
         idle_timeout: Optional[float] = None,
         idle_close_code: int = 1001,
         now: float = 0.0,
+        deliver_fragments: bool = False,
+        defer_failure_close: bool = False,
     ) -> None:
         if role not in ("server", "client"):
             raise ValueError("role must be 'server' or 'client'")
@@ -108,16 +135,18 @@ class Connection:
         self._decoder = codec.FrameDecoder(
             require_mask=not self.is_client, max_frame_size=limit, allow_rsv1=deflate is not None
         )
-        self._assembler = MessageAssembler(codec, self._decoder, self.max_message_size, limit, deflate)
+        self._assembler = MessageAssembler(
+            codec, self._decoder, self.max_message_size, limit, deflate, deliver_fragments
+        )
         self.close_timeout = close_timeout
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.idle_timeout = idle_timeout
         self.idle_close_code = idle_close_code
+        self.defer_failure_close = defer_failure_close
 
         self.state = State.OPEN
-        self._now = now
-        self._out: List[bytes] = []
+        self._init_output(self.is_client, now)
         self._input_closed = False  # after a close was received or the connection failed
         self.close_sent: Optional[Tuple[Optional[int], str]] = None
         self.close_received: Optional[Tuple[int, str]] = None
@@ -136,13 +165,8 @@ class Connection:
         self._ping_next = now + ping_interval if ping_interval else None
         self._ping_deadline: Optional[float] = None
         self._ping_payload: Optional[bytes] = None
-        self._last_activity = now
-        self.pings: Dict[bytes, float] = {}  # outstanding ping payload -> time sent
         self.last_rtt: Optional[float] = None
-        self._ping_count = 0
-        self._masks = b""
-        self._mask_pos = 0
-        self._delivered = False  # this receive_data call produced a Message
+        self._delivered = False  # this receive_data call produced a Message or Fragment
         self._fail_pending: Optional[Tuple[int, str]] = None
         self._fail_at = 0.0
 
@@ -153,6 +177,8 @@ class Connection:
         events: List[Event] = []
         if self._input_closed or self.state is State.CLOSED:
             return events  # after a close or a failure nothing more is read
+        if type(data) is not bytes:
+            data = byte_view(data)  # the decoder and peek() must count the same units: bytes
         skip = self._assembler.take_skip()
         self._delivered = False
         error: Optional[ProtocolError] = None
@@ -197,7 +223,7 @@ class Connection:
             elif op == _PING:
                 payload = bytes(frame.payload)
                 if self.close_sent is None:
-                    self._out.append(self._build_frame(_PONG, payload, mask=self._mask()))
+                    self._queue_pong(payload)
                 events.append(Ping(payload))
             elif op == _PONG:
                 self._on_pong(bytes(frame.payload), events)
@@ -207,21 +233,22 @@ class Connection:
 
     def _on_data(self, op: int, frame: Any, events: List[Event], skip: int) -> None:
         try:
-            message = self._assembler.data_frame(op, frame.fin, frame.payload, skip, frame.rsv1)
+            event = self._assembler.data_frame(op, frame.fin, frame.payload, skip, frame.rsv1)
         except ProtocolError as exc:
             return self._fail(exc.close_code, exc.reason, exc)
         self._last_activity = self._now
-        if message is not None:
-            events.append(Message(message))
+        if event is not None:
+            events.append(event)
             self._delivered = True
         return None
 
     def _on_pong(self, payload: bytes, events: List[Event]) -> None:
         rtt: Optional[float] = None
         acked: List[Tuple[bytes, float]] = []
-        if payload in self.pings:
-            for sent_payload, sent_at in list(self.pings.items()):
-                del self.pings[sent_payload]
+        pings = self._pings
+        if pings and payload in pings:
+            for sent_payload, sent_at in list(pings.items()):
+                del pings[sent_payload]
                 acked.append((sent_payload, self._now - sent_at))
                 if sent_payload == self._ping_payload:
                     self._ping_deadline = self._ping_payload = None
@@ -242,10 +269,9 @@ class Connection:
         events.append(CloseReceived(code, reason))
         if self.close_sent is None:
             self.closed_by = "remote"
-            # Echo the code; an empty close is answered by an empty close (1005 may not be sent).
-            self._queue_close(
-                None if code == 1005 else code, "", b"" if code == 1005 else self._build_close(code, "")
-            )
+            # Echo the close as received (code and reason, or empty), as websockets does: both ends
+            # then report the same code and reason.
+            self._queue_close(None if code == 1005 else code, reason, bytes(payload))
         self._close_deadline = None
         self._closing_done()
         return None
@@ -267,16 +293,17 @@ class Connection:
     def _fail(self, code: int, reason: str, exc: Optional[ProtocolError] = None) -> None:
         """Fail the connection (RFC 6455 7.1.7): read no more, send a close with the error's code.
 
-        When this input already produced messages, the close waits for a deadline at "now" so
-        that the application sees (and may answer) them first: the peer gets the replies to
-        everything it sent correctly, then the close (what Autobahn calls strict).
+        With ``defer_failure_close``, when this input already produced messages, the close waits
+        for a deadline at "now" so that the application sees (and may answer) them first: the
+        peer gets the replies to everything it sent correctly, then the close (what Autobahn
+        calls strict).
         """
         if self.state is State.CLOSED or self._input_closed:
             return
         self.error = exc if exc is not None else ProtocolError(reason, code)
         self._input_closed = True
         self._assembler.reset()
-        if self._delivered and self.close_sent is None:
+        if self.defer_failure_close and self._delivered and self.close_sent is None:
             self._fail_pending, self._fail_at = (code, reason), self._now
         else:
             self._fail_close(code, reason)
@@ -293,44 +320,7 @@ class Connection:
         self._close_deadline = None
         self._closing_done()
 
-    # ---------------------------------------------------------------- output
-    def send(self, data: Union[str, bytes, bytearray, memoryview], now: Optional[float] = None) -> None:
-        """Queue one message: text for ``str``, binary for a bytes-like object."""
-        if now is not None:
-            self._now = now
-        self._check_open()
-        op = _TEXT if isinstance(data, str) else _BINARY
-        if self.deflate is not None:
-            payload, rsv1 = self.deflate.encode(data)
-            self._out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask()))
-        else:
-            self._out.append(self._build_frame(op, data, mask=self._mask()))
-        self._last_activity = self._now
-
-    def ping(self, payload: Optional[bytes] = None, now: Optional[float] = None) -> bytes:
-        """Queue a ping and return its payload (a fresh 4-byte counter when None); a Pong event
-        with this payload in ``acked`` reports its round-trip time."""
-        if now is not None:
-            self._now = now
-        self._check_open()
-        if payload is None:
-            while True:
-                self._ping_count += 1
-                payload = (self._ping_count & 0xFFFFFFFF).to_bytes(4, "big")
-                if payload not in self.pings:
-                    break
-        payload = bytes(payload)
-        if payload in self.pings:
-            raise ValueError("a ping with this payload is already waiting for its pong")
-        self._out.append(self._build_frame(_PING, payload, mask=self._mask()))
-        self.pings[payload] = self._now
-        return payload
-
-    def pong(self, payload: bytes = b"") -> None:
-        """Queue an unsolicited pong (a one-way heartbeat)."""
-        self._check_open()
-        self._out.append(self._build_frame(_PONG, payload, mask=self._mask()))
-
+    # ---------------------------------------------------------------- output (see also _output.py)
     def close(
         self,
         code: Optional[int] = 1000,
@@ -361,9 +351,10 @@ class Connection:
     def _queue_close(
         self, code: Optional[int], reason: str, payload: bytes, timeout: Optional[float] = None
     ) -> None:
-        self._out.append(self._build_frame(_CLOSE, payload, mask=self._mask()))
+        self._out.append(self._build_frame(_CLOSE, payload, mask=self._mask))
         self.close_sent = (code, reason)
         self.state = State.CLOSING
+        self._stream_op, self._stream_sent = 0, False  # a streamed message is abandoned
         self._ping_next = self._ping_deadline = None
         timeout = self.close_timeout if timeout is None else timeout
         if timeout is not None and self.close_received is None:
@@ -380,23 +371,6 @@ class Connection:
         self.should_close_transport = self.transport_abort = True
         self._abort_reason = reason
         return self._set_closed()
-
-    def data_to_send(self) -> bytes:
-        out = self._out
-        if not out:
-            return b""
-        self._out = []
-        return out[0] if len(out) == 1 else b"".join(out)
-
-    def _mask(self) -> Optional[bytes]:
-        if not self.is_client:
-            return None
-        # Masks come from the OS CSPRNG, fetched in blocks to save a syscall per frame.
-        pos = self._mask_pos
-        if pos >= len(self._masks):
-            self._masks, pos = os.urandom(1024), 0
-        self._mask_pos = pos + 4
-        return self._masks[pos : pos + 4]
 
     def _check_open(self) -> None:
         if self.state is not State.OPEN:
@@ -482,7 +456,8 @@ class Connection:
 
     @property
     def failure_pending(self) -> bool:
-        """A protocol error waits for the messages before it to be handled (see ``_fail``)."""
+        """With ``defer_failure_close``: a protocol error's close waits for the messages before
+        it to be handled (see ``_fail``)."""
         return self._fail_pending is not None
 
     @property
