@@ -260,9 +260,12 @@ def check_echo(data: bytes, opcode: int, payload: bytes) -> None:
         raise ConnectionError("the server's echo is not the message sent")
 
 
-def start_server(kind: str, profile: Optional[str] = None) -> Tuple[subprocess.Popen, int]:
+def start_server(
+    kind: str, profile: Optional[str] = None, script: Optional[str] = None
+) -> Tuple[subprocess.Popen, int]:
+    """Start ``script --serve kind`` (default: this file) on a free port, pinned if PIN is set."""
     port = free_port()
-    cmd = [sys.executable, os.path.abspath(__file__), "--serve", kind, "--port", str(port)]
+    cmd = [sys.executable, os.path.abspath(script or __file__), "--serve", kind, "--port", str(port)]
     if profile:
         cmd += ["--profile-out", profile]
     env = dict(os.environ)
@@ -301,7 +304,19 @@ def plan(size: int, quick: bool) -> Tuple[int, int, float]:
 def measure(kinds: List[str], points: List[Tuple[int, bool]], quick: bool, rounds: int) -> Dict[str, Dict]:
     """All servers up at once; for each point, ``rounds`` round-robin passes over the servers
     (so each sees the same background load), median CPU us/message and median rate."""
-    servers = {kind: start_server(kind) for kind in kinds}
+    samples = collect(kinds, points, quick, rounds)
+    return {
+        k: {p: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for p, v in pts.items()}
+        for k, pts in samples.items()
+    }
+
+
+def collect(
+    kinds: List[str], points: List[Tuple[int, bool]], quick: bool, rounds: int, script: Optional[str] = None
+) -> Dict[str, Dict[Tuple[int, bool], List[Tuple[float, float]]]]:
+    """The samples behind ``measure``: kind -> point -> [(messages/s, server CPU us/message)],
+    one per round; ``script`` serves the kinds (default: this file)."""
+    servers = {kind: start_server(kind, script=script) for kind in kinds}
     samples: Dict[str, Dict[Tuple[int, bool], List[Tuple[float, float]]]] = {k: {} for k in kinds}
     try:
         for size, text in points:
@@ -323,10 +338,7 @@ def measure(kinds: List[str], points: List[Tuple[int, bool]], quick: bool, round
     finally:
         for proc, _ in servers.values():
             stop_server(proc)
-    return {
-        k: {p: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for p, v in pts.items()}
-        for k, pts in samples.items()
-    }
+    return samples
 
 
 def label(size: int) -> str:
