@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run wsproto's and websockets' own test suites without and with wscodec's integrations.
+"""Run wsproto's, websockets' and autobahn's own test suites without and with wscodec's integrations.
 
     python scripts/run_upstream_tests.py                       # pinned versions, all codecs built
     python scripts/run_upstream_tests.py --codecs python       # only the pure-Python codec
@@ -29,6 +29,12 @@ from tests/sync) are reported as unavailable. So websockets is pinned to 16.1.1,
 with tests. To try newer versions: --wsproto X --websockets Y (the integrations refuse versions
 outside their tested range unless forced, and an integrated run without the integration installed
 fails loudly here).
+
+autobahn: the sdist's WebSocket tests in both flavours, as autobahn's CI runs them (its justfile):
+Twisted with ``USE_TWISTED=1 python -m twisted.trial --no-recurse`` (autobahn.websocket.test,
+autobahn.twisted.test) and asyncio with ``USE_ASYNCIO=1 pytest`` (src/autobahn/websocket/test,
+src/autobahn/asyncio/test), from the sdist's src/ (its NVX extensions come from the installed
+wheel, as in autobahn's own editable installs).
 """
 
 from __future__ import annotations
@@ -48,7 +54,20 @@ from typing import Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 PTH = SRC / "wscodec" / "integrations" / "wscodec-auto.pth"
-PINS = {"wsproto": "1.3.2", "websockets": "16.1.1"}
+PINS = {"wsproto": "1.3.2", "websockets": "16.1.1", "autobahn": "26.11.1"}
+#: what else a library's suite needs in the venv (its extras the tests import, its test plugins)
+EXTRA_REQUIREMENTS: Dict[str, List[str]] = {
+    "autobahn": ["autobahn[twisted,encryption,compress]", "pytest-asyncio"],
+}
+#: autobahn's suites: flavour -> (runner mode, the tests, the environment its CI sets)
+AUTOBAHN_SUITES: Dict[str, Tuple[str, str, Dict[str, str]]] = {
+    "twisted": ("trial", "autobahn.websocket.test,autobahn.twisted.test", {"USE_TWISTED": "1"}),
+    "asyncio": (
+        "pytest",
+        os.pathsep.join(["src/autobahn/websocket/test", "src/autobahn/asyncio/test"]),
+        {"USE_ASYNCIO": "1"},
+    ),
+}
 
 # Upstream tests that cannot pass with the integration, each for a reason stated here; each is
 # accepted only as "passed without, failed with".
@@ -203,7 +222,30 @@ if mode == "pytest":
             if report.failed:
                 put("collect::" + report.nodeid, "error")
 
-    code = pytest.main(["-q", "-p", "no:cacheprovider", tests], plugins=[Recorder()])
+    code = pytest.main(["-q", "-p", "no:cacheprovider", *tests.split(os.pathsep)], plugins=[Recorder()])
+elif mode == "trial":  # Twisted's runner, for suites written for it (comma-separated modules)
+    import tempfile
+
+    from twisted.trial import reporter, runner
+
+    class TrialResult(reporter.Reporter):
+        def addSuccess(self, test):
+            super().addSuccess(test); put(test.id(), "passed")
+        def addFailure(self, test, fail):
+            super().addFailure(test, fail); put(test.id(), "failed")
+        def addError(self, test, error):
+            super().addError(test, error); put(test.id(), "error")
+        def addSkip(self, test, reason):
+            super().addSkip(test, reason); put(test.id(), "skipped")
+        def addExpectedFailure(self, test, error, todo=None):
+            super().addExpectedFailure(test, error, todo); put(test.id(), "xfailed")
+        def addUnexpectedSuccess(self, test, todo=None):
+            super().addUnexpectedSuccess(test, todo); put(test.id(), "xpassed")
+
+    suite = runner.TestLoader().loadByNames(tests.split(","), recurse=False)
+    work = os.path.join(tempfile.mkdtemp(), "_trial_temp")  # trial creates and owns it
+    trial = runner.TrialRunner(TrialResult, stream=sys.stderr, workingDirectory=work)
+    code = 0 if trial.run(suite).wasSuccessful() else 1
 else:
     class Result(unittest.TextTestResult):
         def addSuccess(self, test):
@@ -255,6 +297,7 @@ def prepare(work: Path, pins: Dict[str, str], wscodec_spec: Optional[str]) -> Tu
     if not py.exists():
         sh([sys.executable, "-m", "venv", str(venv)])
     pkgs = ["%s==%s" % kv for kv in pins.items()]
+    pkgs += [r for lib in pins for r in EXTRA_REQUIREMENTS.get(lib, [])]
     sh([str(py), "-m", "pip", "install", "-q", "pytest", *pkgs])
     site = Path(
         subprocess.check_output(
@@ -314,10 +357,31 @@ def websockets_tests(work: Path, tree: Path) -> Path:
     return target
 
 
-def run_suite(py: Path, work: Path, lib: str, tests: Path, codec: Optional[str]) -> dict:
+def suites(work: Path, lib: str, tree: Path) -> List[Tuple[str, Path, Optional[Tuple[str, str, Dict[str, str]]]]]:
+    """(name, directory to run in, suite or None for the library's default) for each suite."""
+    if lib == "autobahn":
+        src = {"PYTHONPATH": str(tree / "src")}  # the sdist's modules, not the wheel's copies
+        return [
+            ("autobahn-%s" % flavour, tree, (mode, tests, dict(env, **src)))
+            for flavour, (mode, tests, env) in AUTOBAHN_SUITES.items()
+        ]
+    return [(lib, tree if lib == "wsproto" else websockets_tests(work, tree), None)]
+
+
+def run_suite(
+    py: Path,
+    work: Path,
+    lib: str,
+    tests: Path,
+    codec: Optional[str],
+    suite: Optional[Tuple[str, str, Dict[str, str]]] = None,
+    label: Optional[str] = None,
+) -> dict:
+    """One run; ``suite`` (mode, tests, environment) overrides the per-library defaults, and the
+    run happens in ``tests`` (a directory) either way."""
     runner = work / "runner.py"
     runner.write_text(RUNNER)
-    label = "%s-%s" % (lib, codec or "off")
+    label = "%s-%s" % (label or lib, codec or "off")
     out = work / ("%s.json" % label)
     env = {k: v for k, v in os.environ.items() if not k.startswith("WSCODEC_") and k != "PYTHONPATH"}
     if codec:
@@ -325,10 +389,14 @@ def run_suite(py: Path, work: Path, lib: str, tests: Path, codec: Optional[str])
         env["WSCODEC_AUTO_INSTALL_CODEC"] = codec
     flags = ["-bb"] if lib == "wsproto" else []  # as wsproto's tox runs it
     mode = "pytest" if lib == "wsproto" else "unittest"
+    target = str(tests)
+    if suite is not None:
+        mode, target, extra_env = suite
+        env.update(extra_env)
     t0 = time.monotonic()
     with open(work / ("%s.log" % label), "w") as log:
         subprocess.run(
-            [str(py), *flags, str(runner), mode, str(tests), str(out)],
+            [str(py), *flags, str(runner), mode, target, str(out)],
             cwd=str(tests),
             env=env,
             stdout=log,
@@ -361,7 +429,8 @@ def main() -> int:
     )
     parser.add_argument("--wsproto", default=PINS["wsproto"], help="version (default %(default)s)")
     parser.add_argument("--websockets", default=PINS["websockets"], help="version (default %(default)s)")
-    parser.add_argument("--only", choices=["wsproto", "websockets"])
+    parser.add_argument("--autobahn", default=PINS["autobahn"], help="version (default %(default)s)")
+    parser.add_argument("--only", choices=list(PINS))
     parser.add_argument("--codecs", help="comma-separated: c,python (default: every codec built)")
     parser.add_argument(
         "--wscodec", metavar="SPEC", help="pip-install this wscodec (a wheel) instead of the source tree"
@@ -374,7 +443,7 @@ def main() -> int:
     started = time.monotonic()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="wscodec-upstream-"))
     work.mkdir(parents=True, exist_ok=True)
-    pins = {"wsproto": args.wsproto, "websockets": args.websockets}
+    pins = {"wsproto": args.wsproto, "websockets": args.websockets, "autobahn": args.autobahn}
     if args.only:
         pins = {args.only: pins[args.only]}
     ok = True
@@ -383,46 +452,46 @@ def main() -> int:
         codecs = args.codecs.split(",") if args.codecs else built_codecs(py)
         print("setup: %.0f s; codecs: %s" % (time.monotonic() - started, ", ".join(codecs)))
         for lib, tree in trees.items():
-            tests = tree if lib == "wsproto" else websockets_tests(work, tree)
-            base = run_suite(py, work, lib, tests, None)
-            print(
-                "\n%s %s, integration off: %s (%.1f s)"
-                % (lib, pins[lib], counts(base["results"]), base["seconds"])
-            )
-            for module, why in base["unavailable"].items():
-                print("  unavailable from the sdist: %s (%s)" % (module, why))
-            if base["state"]["wscodec_imported"] or not base["results"]:
-                print("  FAIL: wscodec was imported with the switch off, or nothing ran")
-                ok = False
-            for codec in codecs:
-                run = run_suite(py, work, lib, tests, codec)
-                state = run["state"]
-                active = state.get("installed", {}).get(lib) == codec
+            for name, tests, suite in suites(work, lib, tree):
+                base = run_suite(py, work, lib, tests, None, suite, name)
                 print(
-                    "%s %s, integration on (codec %s): %s (%.1f s)%s"
-                    % (
-                        lib,
-                        pins[lib],
-                        codec,
-                        counts(run["results"]),
-                        run["seconds"],
-                        "" if active else "  FAIL: integration not installed in the test process: %s" % state,
+                    "\n%s %s, integration off: %s (%.1f s)"
+                    % (name, pins[lib], counts(base["results"]), base["seconds"])
+                )
+                for module, why in base["unavailable"].items():
+                    print("  unavailable from the sdist: %s (%s)" % (module, why))
+                if base["state"]["wscodec_imported"] or not base["results"]:
+                    print("  FAIL: wscodec was imported with the switch off, or nothing ran")
+                    ok = False
+                for codec in codecs:
+                    run = run_suite(py, work, lib, tests, codec, suite, name)
+                    state = run["state"]
+                    active = state.get("installed", {}).get(lib) == codec
+                    print(
+                        "%s %s, integration on (codec %s): %s (%.1f s)%s"
+                        % (
+                            name,
+                            pins[lib],
+                            codec,
+                            counts(run["results"]),
+                            run["seconds"],
+                            "" if active else "  FAIL: integration not installed in the test process: %s" % state,
+                        )
                     )
-                )
-                diff = sorted(
-                    t
-                    for t in set(base["results"]) | set(run["results"])
-                    if base["results"].get(t) != run["results"].get(t)
-                )
-                unexpected = []
-                for test in diff:
-                    off, on = base["results"].get(test), run["results"].get(test)
-                    if test in KNOWN_DIFFERENCES and (off, on) == ("passed", "failed"):
-                        print("  expected difference %s: %s" % (test, KNOWN_DIFFERENCES[test]))
-                    else:
-                        print("  DIFF %s: off=%s on=%s" % (test, off, on))
-                        unexpected.append(test)
-                ok = ok and active and not unexpected
+                    diff = sorted(
+                        t
+                        for t in set(base["results"]) | set(run["results"])
+                        if base["results"].get(t) != run["results"].get(t)
+                    )
+                    unexpected = []
+                    for test in diff:
+                        off, on = base["results"].get(test), run["results"].get(test)
+                        if test in KNOWN_DIFFERENCES and (off, on) == ("passed", "failed"):
+                            print("  expected difference %s: %s" % (test, KNOWN_DIFFERENCES[test]))
+                        else:
+                            print("  DIFF %s: off=%s on=%s" % (test, off, on))
+                            unexpected.append(test)
+                    ok = ok and active and not unexpected
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

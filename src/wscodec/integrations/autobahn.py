@@ -44,6 +44,7 @@ from ._patch import (
     install_integration,
     installed_integrations,
     uninstall_integration,
+    unmasker,
 )
 
 __all__ = ["install", "uninstall", "installed", "NAME", "SUPPORTED", "validate_text"]
@@ -133,6 +134,8 @@ def _utf8_validator_class(codec_validator: Callable[[], Any], nvx: bool) -> type
 
 
 def _masker_class(apply_mask: Callable[[Any, Any], bytes]) -> type:
+    unmask = unmasker(apply_mask)
+
     class XorMasker:
         """autobahn's masker interface (pointer/reset/process) on wscodec's apply_mask."""
 
@@ -156,6 +159,16 @@ def _masker_class(apply_mask: Callable[[Any, Any], bytes]) -> type:
                 phase = ptr & 3
                 mask = mask[phase:] + mask[:phase]
             return apply_mask(data, mask)
+
+        def process_slice(self, buf: bytes, start: int, end: int) -> bytes:
+            """``process(buf[start:end])`` without making that slice."""
+            ptr = self._ptr
+            self._ptr = ptr + (end - start)
+            mask = self._mask
+            if ptr & 3:
+                phase = ptr & 3
+                mask = mask[phase:] + mask[:phase]
+            return unmask(buf, start, end, mask)
 
     return XorMasker
 
@@ -187,6 +200,7 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
     XorMaskerNull, FrameHeader = ap.XorMaskerNull, ap.FrameHeader
     hltype, hlval = ap.hltype, ap.hlval
     STATE_OPEN = WSP.STATE_OPEN
+    STATE_CLOSED = WSP.STATE_CLOSED
     STATE_CONNECTING = WSP.STATE_CONNECTING
     STATE_PROXY_CONNECTING = WSP.STATE_PROXY_CONNECTING
     XorMasker = _masker_class(codec.apply_mask)
@@ -195,51 +209,80 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
     def create_xor_masker(mask: bytes, length: Optional[int] = None) -> Any:
         return XorMasker(mask)
 
+    def accepted(self: Any, h: Any, opcode: int, rsv: int) -> bool:
+        """Whether autobahn takes this complete header without a protocol violation."""
+        length = h.length
+        masked = h.masked
+        size = h.header_size - (4 if masked else 0)
+        if not (size == 2 or (size == 4 and length >= 126) or (size == 10 and length >= 65536)):
+            return False  # not the minimal length encoding
+        is_server = self.factory.isServer
+        if (is_server and self.requireMaskedClientFrames and not masked) or (
+            masked and not is_server and not self.acceptMaskedServerFrames
+        ):
+            return False
+        if opcode > 7:  # parse_header refused reserved, fragmented and long control frames
+            return rsv == 0 and not (opcode == 8 and length == 1)
+        if (opcode == 0) != bool(self.inside_message):
+            return False
+        return rsv == 0 or (rsv == 4 and opcode != 0 and self._perMessageCompress is not None)
+
+    def frame_data(self: Any, data: bytes, start: int) -> bool:
+        # autobahn's payload step on self.data == data[start:], without copying that slice: the
+        # payload is unmasked straight out of data.
+        masker = self.current_frame_masker
+        rest = self.current_frame.length - masker.pointer()
+        end = start + rest if len(data) - start >= rest else len(data)
+        self.data = data[end:]
+        if end > start:
+            if masker.__class__ is XorMasker:
+                payload = masker.process_slice(data, start, end)
+            else:
+                payload = masker.process(data[start:end])
+        else:
+            payload = b""
+        if self.onFrameData(payload) is False:
+            return False
+        if self.current_frame_masker.pointer() == self.current_frame.length:
+            if self.onFrameEnd() is False:
+                return False
+        return len(self.data) > 0
+
     def processData(self: Any) -> bool:
         data = self.data
-        if self.current_frame is None and data.__class__ is bytes and len(data) >= 2:
-            try:
-                h = parse_header(data)
-            except Exception:
-                h = None  # autobahn reports its own violation below
-            if h is not None:
-                b0 = data[0]
-                opcode = b0 & 0x0F
-                rsv = (b0 & 0x70) >> 4
-                length = h.length
-                masked = h.masked
-                size = h.header_size - (4 if masked else 0)
-                if (
-                    (size == 2 or (size == 4 and length >= 126) or (size == 10 and length >= 65536))
-                    and (masked or not (self.factory.isServer and self.requireMaskedClientFrames))
-                    and not (masked and not self.factory.isServer and not self.acceptMaskedServerFrames)
-                    and (
-                        (
-                            opcode > 7
-                            and rsv == 0
-                            and not (opcode == 8 and length == 1)
-                        )
-                        or (
-                            opcode <= 7
-                            and (opcode == 0) == bool(self.inside_message)
-                            and (
-                                rsv == 0
-                                or (rsv == 4 and opcode != 0 and self._perMessageCompress is not None)
-                            )
-                        )
-                    )
-                ):
-                    # autobahn's own steps for an accepted header, in its order
-                    mask = h.mask
-                    if masked and length > 0 and self.applyMask:
-                        self.current_frame_masker = create_xor_masker(mask, length)
-                    else:
-                        self.current_frame_masker = XorMaskerNull()
-                    self.data = data[h.header_size :]
-                    self.current_frame = FrameHeader(opcode, (b0 & 0x80) != 0, rsv, length, mask)
-                    self.onFrameBegin()
-                    return length == 0 or len(self.data) > 0
-        return orig_process_data(self)
+        if data.__class__ is not bytes:
+            return orig_process_data(self)
+        if self.current_frame is not None:
+            return frame_data(self, data, 0)
+        if len(data) < 2:
+            return False
+        try:
+            h = parse_header(data)
+        except Exception:
+            h = None  # autobahn reports its own violation
+        if h is None:
+            return orig_process_data(self)
+        b0 = data[0]
+        opcode = b0 & 0x0F
+        rsv = (b0 & 0x70) >> 4
+        if not accepted(self, h, opcode, rsv):
+            return orig_process_data(self)
+        # autobahn's steps for an accepted header, in its order; self.data is cut once, after
+        # the payload step (so onFrameBegin's hooks still see the header in it).
+        length = h.length
+        mask = h.mask
+        if h.masked and length > 0 and self.applyMask:
+            self.current_frame_masker = create_xor_masker(mask, length)
+        else:
+            self.current_frame_masker = XorMaskerNull()
+        self.current_frame = FrameHeader(opcode, (b0 & 0x80) != 0, rsv, length, mask)
+        self.onFrameBegin()
+        start = h.header_size
+        if (length and len(data) == start) or self.state == STATE_CLOSED:
+            # where autobahn's consumeData loop stops after the header step
+            self.data = data[start:]
+            return length == 0 or len(self.data) > 0
+        return frame_data(self, data, start)
 
     def sendFrame(
         self: Any,
