@@ -12,6 +12,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 import types
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from unittest import mock
@@ -43,6 +44,7 @@ PATCHED = [
     (WSP, "processData"),
     (WSP, "sendFrame"),
     (WSP, "sendData"),
+    (WSP, "_connectionMade"),
 ]
 ORIGINALS = {(owner, name): owner.__dict__[name] for owner, name in PATCHED}
 MAGIC = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -336,10 +338,10 @@ def test_send_frame_matches_autobahn(
                 proto.sendFrame(opcode, payload, fin, rsv, mask, payload_len, chopsize)
             proto.sendMessage(b"hello", isBinary=False)
             proto.sendClose(1000, "bye")
-            for _ in range(1000):  # chopped writes go out through loop callbacks (bounded)
-                if not proto.send_queue and not proto.triggered:
-                    break
+            deadline = time.monotonic() + 10  # chopped writes go out through loop callbacks
+            while (proto.send_queue or proto.triggered) and time.monotonic() < deadline:
                 await asyncio.sleep(0.0001)
+            assert not proto.send_queue, "chopped writes still queued"
             return snapshot(proto, transport), list(proto.send_queue)
 
         with mock.patch.object(ap, "random", FixedRandom(3)):
@@ -407,6 +409,44 @@ def test_changed_internals_are_refused(backend: types.SimpleNamespace, monkeypat
         integration.install(codec=backend)
     assert integration.installed() is None
     assert WSP.__dict__["processData"] is ORIGINALS[WSP, "processData"]
+
+
+TWISTED_CHECK = """
+import sys, txaio
+import wscodec.integrations.autobahn as integration
+codec = sys.argv[1]
+if sys.argv[2] == "before":  # the Twisted adapter imported before install: patched at install
+    from autobahn.twisted import websocket as tw
+    original = tw.WebSocketAdapterProtocol.__dict__["dataReceived"]
+    integration.install(codec=codec)
+else:  # installed first: patched by the first connection made after the import
+    integration.install(codec=codec)
+    from autobahn.twisted import websocket as tw
+    original = tw.WebSocketAdapterProtocol.__dict__["dataReceived"]
+    assert tw.WebSocketAdapterProtocol.__dict__["dataReceived"] is original
+    from autobahn.testutil import FakeTransport
+    proto = tw.WebSocketServerProtocol()
+    proto.factory = tw.WebSocketServerFactory()
+    proto.transport = FakeTransport()
+    proto.connectionMade()
+patched = tw.WebSocketAdapterProtocol.__dict__["dataReceived"]
+assert patched is not original
+assert (patched.__module__, patched.__qualname__) == (original.__module__, original.__qualname__)
+integration.uninstall()
+assert tw.WebSocketAdapterProtocol.__dict__["dataReceived"] is original
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_twisted_adapter_patched_and_restored(backend: types.SimpleNamespace, order: str) -> None:
+    """Importing autobahn.twisted selects Twisted for txaio process-wide: checked in a child."""
+    require_library("twisted", "twisted")
+    out = subprocess.run(
+        [sys.executable, "-c", TWISTED_CHECK, backend.name, order],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
 def test_auto_includes_autobahn() -> None:

@@ -24,6 +24,11 @@ the base of autobahn.twisted and autobahn.asyncio, and so of daphne and Django C
 * ``WebSocketProtocol.sendData``: unchanged, except that the debug line's arguments (three
   ``click.style`` calls) are only built when the logger's ``debug`` is not txaio's no-op; with
   debug logging on, the same line is logged with the same arguments.
+* ``autobahn.twisted.websocket.WebSocketAdapterProtocol.dataReceived`` (once per TCP read, for
+  daphne and every Twisted user): the same change to its debug line. Importing that module
+  selects Twisted for txaio, so it is never imported here: it is patched at install when already
+  imported, else by the first connection made after it was (``WebSocketProtocol._connectionMade``
+  checks, under the lock); uninstall restores it with the rest.
 
 Not replaced: message assembly and the ``on*`` hooks (applications and daphne override them),
 permessage-deflate, the handshake. Existing connections keep the validator they were created
@@ -33,10 +38,12 @@ with; ``uninstall()`` restores the original functions for everything created aft
 from __future__ import annotations
 
 import struct
+import sys
 import types
-from typing import Any, Callable, Optional, Set, Tuple
+from typing import Any, Callable, List, Optional, Set, Tuple
 
 from ._patch import (
+    LOCK,
     Codec,
     IntegrationError,
     PatchSet,
@@ -51,6 +58,7 @@ __all__ = ["install", "uninstall", "installed", "NAME", "SUPPORTED", "validate_t
 
 NAME = "autobahn"
 MODULE = "autobahn.websocket.protocol"
+TWISTED_MODULE = "autobahn.twisted.websocket"
 #: Tested range [low, high): the upstream WebSocket tests (Twisted and asyncio) of 26.11.1 and
 #: our tests on it.
 SUPPORTED = ((26, 11), (27,))
@@ -186,7 +194,7 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
 
     check_version(NAME, getattr(autobahn, "__version__", "0"), SUPPORTED, force)
     WSP = ap.WebSocketProtocol
-    for attr in ("processData", "sendFrame", "sendData", "onFrameBegin"):
+    for attr in ("processData", "sendFrame", "sendData", "onFrameBegin", "_connectionMade"):
         if attr not in WSP.__dict__:
             raise IntegrationError("autobahn WebSocketProtocol.%s is missing" % attr)
     for attr in ("create_xor_masker", "Utf8Validator", "XorMaskerNull", "FrameHeader", "hltype", "hlval"):
@@ -321,6 +329,14 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
             return None
         return orig_send_frame(self, opcode, payload, fin, rsv, mask, payload_len, chopsize, sync)
 
+    def quiet_debug(self: Any, text: str, method: Any, size: int) -> None:
+        debug = self.log.debug
+        if debug not in no_ops:
+            if _is_txaio_no_op(debug):
+                no_ops.add(debug)
+            else:
+                debug(text, func=hltype(method), peer=hlval(self.peer), data_len=hlval(size))
+
     def sendData(self: Any, data: bytes, sync: bool = False, chopsize: Optional[int] = None) -> None:
         # autobahn's sendData, line for line, but the debug arguments are built only when the
         # debug line can be emitted.
@@ -342,17 +358,7 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
                 self._trigger()
             else:
                 self.transport.write(data)
-                debug = self.log.debug
-                if debug not in no_ops:
-                    if _is_txaio_no_op(debug):
-                        no_ops.add(debug)
-                    else:
-                        debug(
-                            "{func} sent {data_len} bytes for peer {peer}",
-                            func=hltype(self.sendData),
-                            peer=hlval(self.peer),
-                            data_len=hlval(len(data)),
-                        )
+                quiet_debug(self, "{func} sent {data_len} bytes for peer {peer}", self.sendData, len(data))
 
                 state = self.state
                 if state == STATE_OPEN:
@@ -363,14 +369,52 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
                 if self.logOctets:
                     self.logTxOctets(data, False)
 
-    for new, orig in ((processData, WSP.processData), (sendFrame, WSP.sendFrame), (sendData, WSP.sendData)):
-        # autobahn's debug lines name these methods (hltype): they must read the same
-        for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
-            setattr(new, attr, getattr(orig, attr))
+    def dataReceived(self: Any, data: bytes) -> None:
+        quiet_debug(self, '{func} received {data_len} bytes for peer="{peer}"', self.dataReceived, len(data))
+        # bytes received from Twisted, forward to the networking framework independent code for websocket
+        self._dataReceived(data)
+
+    orig_connection_made = WSP._connectionMade
+    twisted_done: List[bool] = []
+
+    def patch_twisted() -> None:
+        """Patch the Twisted adapter if it is imported and this install is still in place."""
+        twm = sys.modules.get(TWISTED_MODULE)
+        adapter = getattr(twm, "WebSocketAdapterProtocol", None)
+        if adapter is None:
+            return
+        with LOCK:
+            if WSP.__dict__.get("_connectionMade") is not _connectionMade or twisted_done:
+                return  # uninstalled meanwhile, or done by another thread
+            if "dataReceived" not in adapter.__dict__:
+                raise IntegrationError("autobahn's Twisted WebSocketAdapterProtocol.dataReceived is missing")
+            _same_name(dataReceived, adapter.__dict__["dataReceived"])
+            patches.set(adapter, "dataReceived", dataReceived)
+            twisted_done.append(True)
+
+    def _connectionMade(self: Any) -> None:
+        if not twisted_done:
+            patch_twisted()
+        return orig_connection_made(self)
+
+    for new, orig in (
+        (processData, WSP.processData),
+        (sendFrame, WSP.sendFrame),
+        (sendData, WSP.sendData),
+        (_connectionMade, orig_connection_made),
+    ):
+        _same_name(new, orig)
     patches.set(ap, "create_xor_masker", create_xor_masker)
     nvx = ap.Utf8Validator.__module__.startswith("autobahn.nvx")
     patches.set(ap, "Utf8Validator", _utf8_validator_class(codec.Utf8Validator, nvx))
     patches.set(WSP, "processData", processData)
     patches.set(WSP, "sendFrame", sendFrame)
     patches.set(WSP, "sendData", sendData)
+    patches.set(WSP, "_connectionMade", _connectionMade)
+    patch_twisted()
 
+
+def _same_name(new: Any, orig: Any) -> None:
+    # autobahn's debug lines name these methods (hltype): they must read the same
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(new, attr, getattr(orig, attr))
