@@ -71,7 +71,7 @@ def report(
     samples: Dict[str, Dict[Tuple[int, bool], List[Tuple[float, float]]]], points: List[Tuple[int, bool]]
 ) -> None:
     print("\nserver CPU us/message, median over rounds (messages/s); ratio without/with: median [min-max]")
-    print("%-12s%22s%22s%26s" % ("size", KINDS[0], KINDS[1], "ratio"))
+    print("%-12s%22s%22s   %s" % ("size", KINDS[0], KINDS[1], "ratio"))
     for p in points:
         without, with_ = samples[KINDS[0]][p], samples[KINDS[1]][p]
         ratios = [a[1] / b[1] for a, b in zip(without, with_)]  # same round, same background load
@@ -80,7 +80,7 @@ def report(
         target = TARGETS[(2 if p[1] else 0) + (0 if small else 1)]
         judged = p[0] <= 65536
         print(
-            "%-12s%22s%22s%26s"
+            "%-12s%22s%22s   %s"
             % (
                 "%s %s" % (e2e_echo.label(p[0]), "txt" if p[1] else "bin"),
                 "%.1f (%.0f)" % (statistics.median(x[1] for x in without), statistics.median(x[0] for x in without)),
@@ -100,17 +100,11 @@ def main() -> None:
     ap.add_argument("--sizes", default=",".join(map(str, e2e_echo.SIZES)), help="comma-separated bytes")
     ap.add_argument("--size", type=int, default=1024, help="message size for --profile")
     ap.add_argument("--text", action="store_true", help="text messages for --profile")
-    ap.add_argument("--no-pin", action="store_true", help="do not pin the client and the servers")
-    ap.add_argument("--serve", help=argparse.SUPPRESS)
-    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--profile-out", help=argparse.SUPPRESS)
+    e2e_echo.add_common_args(ap)
     args = ap.parse_args()
     if args.serve:
         return serve(args.serve, args.port, args.profile_out)
-    cpus = sorted(os.sched_getaffinity(0))
-    if not args.no_pin and len(cpus) >= 2:
-        e2e_echo.PIN = ({cpus[0]}, set(cpus[1:]))
-        os.sched_setaffinity(0, e2e_echo.PIN[0])
+    e2e_echo.pin(args.no_pin)
     if args.profile:
         import pstats
         import tempfile

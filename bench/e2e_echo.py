@@ -377,6 +377,24 @@ def report(res: Dict[str, Dict[Tuple[int, bool], Tuple[float, float]]], points: 
         print("  %-26s %s" % ("uvicorn-wscodec vs best", "; ".join(cells)))
 
 
+def add_common_args(ap: argparse.ArgumentParser) -> None:
+    """--no-pin, and the hidden arguments of the server subprocess (--serve, --port, --profile-out)."""
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin the client to the first CPU and the servers to the others")
+    ap.add_argument("--serve", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--profile-out", help=argparse.SUPPRESS)
+
+
+def pin(no_pin: bool) -> None:
+    """Pin this process (the client) to the first CPU and set PIN for the servers (the others)."""
+    global PIN
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not no_pin and len(cpus) >= 2:
+        PIN = ({cpus[0]}, set(cpus[1:]))
+        os.sched_setaffinity(0, PIN[0])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs, binary + 1 KiB text (< 60 s)")
@@ -384,20 +402,12 @@ def main() -> None:
     ap.add_argument("--profile", metavar="KIND", help="cProfile this server at --size, print the top")
     ap.add_argument("--rounds", type=int, help="measurements per server and point (median)")
     ap.add_argument("--size", type=int, default=1024)
-    ap.add_argument("--no-pin", action="store_true",
-                    help="do not pin the client to the first CPU and the servers to the others")
     ap.add_argument("--text", action="store_true")
-    ap.add_argument("--serve", help=argparse.SUPPRESS)
-    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--profile-out", help=argparse.SUPPRESS)
+    add_common_args(ap)
     args = ap.parse_args()
     if args.serve:
         return serve(args.serve, args.port, args.profile_out)
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if not args.no_pin and len(cpus) >= 2:
-        global PIN
-        PIN = ({cpus[0]}, set(cpus[1:]))
-        os.sched_setaffinity(0, PIN[0])
+    pin(args.no_pin)
     if args.profile:
         import pstats
         import tempfile

@@ -208,6 +208,23 @@ def put(test_id, outcome):
         results[test_id] = outcome
 
 
+def recording(base):  # unittest's or trial's result class, also recording each outcome
+    class Recording(base):
+        def addSuccess(self, test):
+            super().addSuccess(test); put(test.id(), "passed")
+        def addFailure(self, test, *args):
+            super().addFailure(test, *args); put(test.id(), "failed")
+        def addError(self, test, *args):
+            super().addError(test, *args); put(test.id(), "error")
+        def addSkip(self, test, *args):
+            super().addSkip(test, *args); put(test.id(), "skipped")
+        def addExpectedFailure(self, test, *args):
+            super().addExpectedFailure(test, *args); put(test.id(), "xfailed")
+        def addUnexpectedSuccess(self, test, *args):
+            super().addUnexpectedSuccess(test, *args); put(test.id(), "xpassed")
+    return Recording
+
+
 if mode == "pytest":
     import pytest
 
@@ -228,38 +245,12 @@ elif mode == "trial":  # Twisted's runner, for suites written for it (comma-sepa
 
     from twisted.trial import reporter, runner
 
-    class TrialResult(reporter.Reporter):
-        def addSuccess(self, test):
-            super().addSuccess(test); put(test.id(), "passed")
-        def addFailure(self, test, fail):
-            super().addFailure(test, fail); put(test.id(), "failed")
-        def addError(self, test, error):
-            super().addError(test, error); put(test.id(), "error")
-        def addSkip(self, test, reason):
-            super().addSkip(test, reason); put(test.id(), "skipped")
-        def addExpectedFailure(self, test, error, todo=None):
-            super().addExpectedFailure(test, error, todo); put(test.id(), "xfailed")
-        def addUnexpectedSuccess(self, test, todo=None):
-            super().addUnexpectedSuccess(test, todo); put(test.id(), "xpassed")
-
     suite = runner.TestLoader().loadByNames(tests.split(","), recurse=False)
     work = os.path.join(tempfile.mkdtemp(), "_trial_temp")  # trial creates and owns it
-    trial = runner.TrialRunner(TrialResult, stream=sys.stderr, workingDirectory=work)
+    trial = runner.TrialRunner(recording(reporter.Reporter), stream=sys.stderr, workingDirectory=work)
     code = 0 if trial.run(suite).wasSuccessful() else 1
 else:
-    class Result(unittest.TextTestResult):
-        def addSuccess(self, test):
-            super().addSuccess(test); put(test.id(), "passed")
-        def addFailure(self, test, err):
-            super().addFailure(test, err); put(test.id(), "failed")
-        def addError(self, test, err):
-            super().addError(test, err); put(test.id(), "error")
-        def addSkip(self, test, reason):
-            super().addSkip(test, reason); put(test.id(), "skipped")
-        def addExpectedFailure(self, test, err):
-            super().addExpectedFailure(test, err); put(test.id(), "xfailed")
-        def addUnexpectedSuccess(self, test):
-            super().addUnexpectedSuccess(test); put(test.id(), "xpassed")
+    class Result(recording(unittest.TextTestResult)):
         def addSubTest(self, test, subtest, err):
             super().addSubTest(test, subtest, err)
             if err is not None:

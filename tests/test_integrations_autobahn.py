@@ -449,13 +449,13 @@ def test_twisted_adapter_patched_and_restored(backend: types.SimpleNamespace, or
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
-def test_auto_includes_autobahn() -> None:
+def test_auto_includes_autobahn(backend: types.SimpleNamespace) -> None:
     assert "autobahn" in integrations.available()
-    assert "autobahn" in integrations.auto(["autobahn"], codec="c")
-    assert integration.installed() == "c"
+    assert "autobahn" in integrations.auto(["autobahn"], codec=backend.name)
+    assert integration.installed() == backend.name
 
 
-def test_auto_install_environment_variable() -> None:
+def test_auto_install_environment_variable(backend: types.SimpleNamespace) -> None:
     """WSCODEC_AUTO_INSTALL=autobahn patches autobahn when it is first imported (the .pth line is
     what an installed wheel runs; the same module is imported here)."""
     code = (
@@ -464,7 +464,7 @@ def test_auto_install_environment_variable() -> None:
         "import autobahn.websocket.protocol as ap, wscodec.integrations as w\n"
         "print(sorted(w.installed()), ap.Utf8Validator.__module__)"
     )
-    env = dict(os.environ, WSCODEC_AUTO_INSTALL="autobahn")
+    env = dict(os.environ, WSCODEC_AUTO_INSTALL="autobahn", WSCODEC_AUTO_INSTALL_CODEC=backend.name)
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True
     ).stdout.split()
