@@ -143,7 +143,11 @@ async def open_connection(server: bool, options: Dict[str, Any], echo: bool) -> 
     else:
         factory = WebSocketClientFactory("ws://localhost:9000/")
         factory.protocol = recorder(WebSocketClientProtocol, echo)
-    factory.setProtocolOptions(**options)
+    # no timer may fire inside a run, however slow the machine: the runs must see the same events
+    timeouts = {"openHandshakeTimeout": 3600, "closeHandshakeTimeout": 3600}
+    if not server:
+        timeouts["serverConnectionDropTimeout"] = 3600
+    factory.setProtocolOptions(**dict(timeouts, **options))
     proto = factory()
     proto.events = []
     proto.connection_made(transport)
