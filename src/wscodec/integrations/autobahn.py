@@ -14,10 +14,14 @@ the base of autobahn.twisted and autobahn.asyncio, and so of daphne and Django C
   about 0.45 GB/s). All text checks go through :func:`validate_text`, the one place to swap.
 * ``WebSocketProtocol.processData``: a frame header that is complete in the buffer and that
   autobahn accepts without a protocol violation is read with one ``parse_header`` call (autobahn:
-  two byte reads, ``struct.unpack``, a dozen checks in Python); the state it leaves
-  (``current_frame``, ``current_frame_masker``, ``data``) and the ``onFrameBegin`` call are
-  autobahn's. Payload steps, partial headers and every frame autobahn would complain about run
-  autobahn's own method, so violations, their messages and close codes are autobahn's.
+  two byte reads, ``struct.unpack``, a dozen checks in Python), and the payload that is already
+  buffered is unmasked straight out of the buffer in the same call (autobahn: a second
+  ``processData`` call, a slice of the buffer, then the masker's copies). The state left behind
+  (``current_frame``, ``current_frame_masker``, ``data``) and the ``onFrameBegin`` /
+  ``onFrameData`` / ``onFrameEnd`` calls are autobahn's, in its order; only during
+  ``onFrameBegin``'s hooks does ``data`` still hold the frame's header (it is cut once, after).
+  Partial headers and every frame autobahn would complain about run autobahn's own method, so
+  violations, their messages and close codes are autobahn's.
 * ``WebSocketProtocol.sendFrame``: ``build_frame`` writes header, key and masked payload at once
   for the frames autobahn itself sends (no ``payload_len`` repetition, no explicit mask, no frame
   logging); everything else is autobahn's method.
@@ -64,8 +68,10 @@ TWISTED_MODULE = "autobahn.twisted.websocket"
 SUPPORTED = ((26, 11), (27,))
 
 #: UTF-8 sequence length by lead byte (0: a continuation byte, or a byte that never leads).
-_SEQ_LEN = bytes(1 if b < 0x80 else 0 if b < 0xC2 else 2 if b < 0xE0 else 3 if b < 0xF0 else 4 if b < 0xF5 else 0
-                 for b in range(256))
+_SEQ_LEN = bytes(
+    1 if b < 0x80 else 0 if b < 0xC2 else 2 if b < 0xE0 else 3 if b < 0xF0 else 4 if b < 0xF5 else 0
+    for b in range(256)
+)
 
 
 def install(codec: Codec = None, *, force: bool = False) -> bool:
