@@ -260,9 +260,12 @@ def check_echo(data: bytes, opcode: int, payload: bytes) -> None:
         raise ConnectionError("the server's echo is not the message sent")
 
 
-def start_server(kind: str, profile: Optional[str] = None) -> Tuple[subprocess.Popen, int]:
+def start_server(
+    kind: str, profile: Optional[str] = None, script: Optional[str] = None
+) -> Tuple[subprocess.Popen, int]:
+    """Start ``script --serve kind`` (default: this file) on a free port, pinned if PIN is set."""
     port = free_port()
-    cmd = [sys.executable, os.path.abspath(__file__), "--serve", kind, "--port", str(port)]
+    cmd = [sys.executable, os.path.abspath(script or __file__), "--serve", kind, "--port", str(port)]
     if profile:
         cmd += ["--profile-out", profile]
     env = dict(os.environ)
@@ -301,7 +304,19 @@ def plan(size: int, quick: bool) -> Tuple[int, int, float]:
 def measure(kinds: List[str], points: List[Tuple[int, bool]], quick: bool, rounds: int) -> Dict[str, Dict]:
     """All servers up at once; for each point, ``rounds`` round-robin passes over the servers
     (so each sees the same background load), median CPU us/message and median rate."""
-    servers = {kind: start_server(kind) for kind in kinds}
+    samples = collect(kinds, points, quick, rounds)
+    return {
+        k: {p: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for p, v in pts.items()}
+        for k, pts in samples.items()
+    }
+
+
+def collect(
+    kinds: List[str], points: List[Tuple[int, bool]], quick: bool, rounds: int, script: Optional[str] = None
+) -> Dict[str, Dict[Tuple[int, bool], List[Tuple[float, float]]]]:
+    """The samples behind ``measure``: kind -> point -> [(messages/s, server CPU us/message)],
+    one per round; ``script`` serves the kinds (default: this file)."""
+    servers = {kind: start_server(kind, script=script) for kind in kinds}
     samples: Dict[str, Dict[Tuple[int, bool], List[Tuple[float, float]]]] = {k: {} for k in kinds}
     try:
         for size, text in points:
@@ -323,10 +338,7 @@ def measure(kinds: List[str], points: List[Tuple[int, bool]], quick: bool, round
     finally:
         for proc, _ in servers.values():
             stop_server(proc)
-    return {
-        k: {p: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for p, v in pts.items()}
-        for k, pts in samples.items()
-    }
+    return samples
 
 
 def label(size: int) -> str:
@@ -365,6 +377,24 @@ def report(res: Dict[str, Dict[Tuple[int, bool], Tuple[float, float]]], points: 
         print("  %-26s %s" % ("uvicorn-wscodec vs best", "; ".join(cells)))
 
 
+def add_common_args(ap: argparse.ArgumentParser) -> None:
+    """--no-pin, and the hidden arguments of the server subprocess (--serve, --port, --profile-out)."""
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin the client to the first CPU and the servers to the others")
+    ap.add_argument("--serve", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--profile-out", help=argparse.SUPPRESS)
+
+
+def pin(no_pin: bool) -> None:
+    """Pin this process (the client) to the first CPU and set PIN for the servers (the others)."""
+    global PIN
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not no_pin and len(cpus) >= 2:
+        PIN = ({cpus[0]}, set(cpus[1:]))
+        os.sched_setaffinity(0, PIN[0])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs, binary + 1 KiB text (< 60 s)")
@@ -372,20 +402,12 @@ def main() -> None:
     ap.add_argument("--profile", metavar="KIND", help="cProfile this server at --size, print the top")
     ap.add_argument("--rounds", type=int, help="measurements per server and point (median)")
     ap.add_argument("--size", type=int, default=1024)
-    ap.add_argument("--no-pin", action="store_true",
-                    help="do not pin the client to the first CPU and the servers to the others")
     ap.add_argument("--text", action="store_true")
-    ap.add_argument("--serve", help=argparse.SUPPRESS)
-    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--profile-out", help=argparse.SUPPRESS)
+    add_common_args(ap)
     args = ap.parse_args()
     if args.serve:
         return serve(args.serve, args.port, args.profile_out)
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if not args.no_pin and len(cpus) >= 2:
-        global PIN
-        PIN = ({cpus[0]}, set(cpus[1:]))
-        os.sched_setaffinity(0, PIN[0])
+    pin(args.no_pin)
     if args.profile:
         import pstats
         import tempfile

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Run wsproto's, websockets' and websocket-client's own test suites without and with wscodec's
-integrations.
+"""Run wsproto's, websockets', websocket-client's and autobahn's own test suites without and with
+wscodec's integrations.
 
     python scripts/run_upstream_tests.py                       # pinned versions, all codecs built
     python scripts/run_upstream_tests.py --codecs python       # only the pure-Python codec
@@ -37,6 +37,12 @@ websocket-client's sdist (1.9.2) ships its whole suite. Its tests that need a ne
 environment variables: TEST_WITH_INTERNET and TEST_WITH_PROXY are removed from the environment
 (those tests skip in every run), and LOCAL_WS_SERVER_PORT points at the suite's own
 ``echo-server.py`` (a websockets echo server, never patched here) started on 127.0.0.1 for each run.
+
+autobahn: the sdist's WebSocket tests in both flavours, as autobahn's CI runs them (its justfile):
+Twisted with ``USE_TWISTED=1 python -m twisted.trial --no-recurse`` (autobahn.websocket.test,
+autobahn.twisted.test) and asyncio with ``USE_ASYNCIO=1 pytest`` (src/autobahn/websocket/test,
+src/autobahn/asyncio/test), from the sdist's src/ (its NVX extensions come from the installed
+wheel, as in autobahn's own editable installs).
 """
 
 from __future__ import annotations
@@ -59,9 +65,22 @@ SRC = ROOT / "src"
 PTH = SRC / "wscodec" / "integrations" / "wscodec-auto.pth"
 #: integration name -> version; the name is also the distribution name pip and the sdist file use
 #: (pip normalizes websocket_client to websocket-client).
-PINS = {"wsproto": "1.3.2", "websockets": "16.1.1", "websocket_client": "1.9.2"}
+PINS = {"wsproto": "1.3.2", "websockets": "16.1.1", "websocket_client": "1.9.2", "autobahn": "26.11.1"}
 #: websocket-client's network switches (see its tests): off, so those tests skip in every run.
 NETWORK_VARS = ("TEST_WITH_INTERNET", "TEST_WITH_PROXY", "LOCAL_WS_SERVER_PORT")
+#: what else a library's suite needs in the venv (its extras the tests import, its test plugins)
+EXTRA_REQUIREMENTS: Dict[str, List[str]] = {
+    "autobahn": ["autobahn[twisted,encryption,compress]", "pytest-asyncio"],
+}
+#: autobahn's suites: flavour -> (runner mode, the tests, the environment its CI sets)
+AUTOBAHN_SUITES: Dict[str, Tuple[str, str, Dict[str, str]]] = {
+    "twisted": ("trial", "autobahn.websocket.test,autobahn.twisted.test", {"USE_TWISTED": "1"}),
+    "asyncio": (
+        "pytest",
+        os.pathsep.join(["src/autobahn/websocket/test", "src/autobahn/asyncio/test"]),
+        {"USE_ASYNCIO": "1"},
+    ),
+}
 
 # Upstream tests that cannot pass with the integration, each for a reason stated here; each is
 # accepted only as "passed without, failed with".
@@ -202,6 +221,23 @@ def put(test_id, outcome):
         results[test_id] = outcome
 
 
+def recording(base):  # unittest's or trial's result class, also recording each outcome
+    class Recording(base):
+        def addSuccess(self, test):
+            super().addSuccess(test); put(test.id(), "passed")
+        def addFailure(self, test, *args):
+            super().addFailure(test, *args); put(test.id(), "failed")
+        def addError(self, test, *args):
+            super().addError(test, *args); put(test.id(), "error")
+        def addSkip(self, test, *args):
+            super().addSkip(test, *args); put(test.id(), "skipped")
+        def addExpectedFailure(self, test, *args):
+            super().addExpectedFailure(test, *args); put(test.id(), "xfailed")
+        def addUnexpectedSuccess(self, test, *args):
+            super().addUnexpectedSuccess(test, *args); put(test.id(), "xpassed")
+    return Recording
+
+
 if mode == "pytest":
     import pytest
 
@@ -216,21 +252,18 @@ if mode == "pytest":
             if report.failed:
                 put("collect::" + report.nodeid, "error")
 
-    code = pytest.main(["-q", "-p", "no:cacheprovider", tests], plugins=[Recorder()])
+    code = pytest.main(["-q", "-p", "no:cacheprovider", *tests.split(os.pathsep)], plugins=[Recorder()])
+elif mode == "trial":  # Twisted's runner, for suites written for it (comma-separated modules)
+    import tempfile
+
+    from twisted.trial import reporter, runner
+
+    suite = runner.TestLoader().loadByNames(tests.split(","), recurse=False)
+    work = os.path.join(tempfile.mkdtemp(), "_trial_temp")  # trial creates and owns it
+    trial = runner.TrialRunner(recording(reporter.Reporter), stream=sys.stderr, workingDirectory=work)
+    code = 0 if trial.run(suite).wasSuccessful() else 1
 else:
-    class Result(unittest.TextTestResult):
-        def addSuccess(self, test):
-            super().addSuccess(test); put(test.id(), "passed")
-        def addFailure(self, test, err):
-            super().addFailure(test, err); put(test.id(), "failed")
-        def addError(self, test, err):
-            super().addError(test, err); put(test.id(), "error")
-        def addSkip(self, test, reason):
-            super().addSkip(test, reason); put(test.id(), "skipped")
-        def addExpectedFailure(self, test, err):
-            super().addExpectedFailure(test, err); put(test.id(), "xfailed")
-        def addUnexpectedSuccess(self, test):
-            super().addUnexpectedSuccess(test); put(test.id(), "xpassed")
+    class Result(recording(unittest.TextTestResult)):
         def addSubTest(self, test, subtest, err):
             super().addSubTest(test, subtest, err)
             if err is not None:
@@ -270,6 +303,7 @@ def prepare(work: Path, pins: Dict[str, str], wscodec_spec: Optional[str]) -> Tu
     pkgs = ["%s==%s" % kv for kv in pins.items()]
     if "websocket_client" in pins and "websockets" not in pins:  # its echo-server.py needs it
         pkgs.append("websockets==%s" % PINS["websockets"])
+    pkgs += [r for lib in pins for r in EXTRA_REQUIREMENTS.get(lib, [])]
     sh([str(py), "-m", "pip", "install", "-q", "pytest", *pkgs])
     site = Path(
         subprocess.check_output(
@@ -367,10 +401,33 @@ def start_echo_server(py: Path, tests: Path, env: Dict[str, str]) -> Tuple[subpr
     sys.exit("websocket-client's echo-server.py did not start on port %d" % port)
 
 
-def run_suite(py: Path, work: Path, lib: str, tests: Path, codec: Optional[str]) -> dict:
+def suites(work: Path, lib: str, tree: Path) -> List[Tuple[str, Path, Optional[Tuple[str, str, Dict[str, str]]]]]:
+    """(name, directory to run in, suite or None for the library's default) for each suite."""
+    if lib == "autobahn":
+        src = {"PYTHONPATH": str(tree / "src")}  # the sdist's modules, not the wheel's copies
+        return [
+            ("autobahn-%s" % flavour, tree, (mode, tests, dict(env, **src)))
+            for flavour, (mode, tests, env) in AUTOBAHN_SUITES.items()
+        ]
+    if lib == "websocket_client":
+        return [(lib, websocket_client_tests(work, tree), None)]
+    return [(lib, tree if lib == "wsproto" else websockets_tests(work, tree), None)]
+
+
+def run_suite(
+    py: Path,
+    work: Path,
+    lib: str,
+    tests: Path,
+    codec: Optional[str],
+    suite: Optional[Tuple[str, str, Dict[str, str]]] = None,
+    label: Optional[str] = None,
+) -> dict:
+    """One run; ``suite`` (mode, tests, environment) overrides the per-library defaults, and the
+    run happens in ``tests`` (a directory) either way."""
     runner = work / "runner.py"
     runner.write_text(RUNNER)
-    label = "%s-%s" % (lib, codec or "off")
+    label = "%s-%s" % (label or lib, codec or "off")
     out = work / ("%s.json" % label)
     env = {
         k: v
@@ -386,11 +443,15 @@ def run_suite(py: Path, work: Path, lib: str, tests: Path, codec: Optional[str])
         env["WSCODEC_AUTO_INSTALL_CODEC"] = codec
     flags = ["-bb"] if lib == "wsproto" else []  # as wsproto's tox runs it
     mode = "unittest" if lib == "websockets" else "pytest"
+    target = str(tests)
+    if suite is not None:
+        mode, target, extra_env = suite
+        env.update(extra_env)
     t0 = time.monotonic()
     try:
         with open(work / ("%s.log" % label), "w") as log:
             subprocess.run(
-                [str(py), *flags, str(runner), mode, str(tests), str(out)],
+                [str(py), *flags, str(runner), mode, target, str(out)],
                 cwd=str(tests),
                 env=env,
                 stdout=log,
@@ -434,6 +495,7 @@ def main() -> int:
     parser.add_argument(
         "--websocket-client", default=PINS["websocket_client"], help="version (default %(default)s)"
     )
+    parser.add_argument("--autobahn", default=PINS["autobahn"], help="version (default %(default)s)")
     parser.add_argument("--only", choices=sorted(PINS))
     parser.add_argument("--codecs", help="comma-separated: c,python (default: every codec built)")
     parser.add_argument(
@@ -447,7 +509,12 @@ def main() -> int:
     started = time.monotonic()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="wscodec-upstream-"))
     work.mkdir(parents=True, exist_ok=True)
-    pins = {"wsproto": args.wsproto, "websockets": args.websockets, "websocket_client": args.websocket_client}
+    pins = {
+        "wsproto": args.wsproto,
+        "websockets": args.websockets,
+        "websocket_client": args.websocket_client,
+        "autobahn": args.autobahn,
+    }
     if args.only:
         pins = {args.only: pins[args.only]}
     ok = True
@@ -456,51 +523,46 @@ def main() -> int:
         codecs = args.codecs.split(",") if args.codecs else built_codecs(py)
         print("setup: %.0f s; codecs: %s" % (time.monotonic() - started, ", ".join(codecs)))
         for lib, tree in trees.items():
-            if lib == "wsproto":
-                tests = tree
-            elif lib == "websockets":
-                tests = websockets_tests(work, tree)
-            else:
-                tests = websocket_client_tests(work, tree)
-            base = run_suite(py, work, lib, tests, None)
-            print(
-                "\n%s %s, integration off: %s (%.1f s)"
-                % (lib, pins[lib], counts(base["results"]), base["seconds"])
-            )
-            for module, why in base["unavailable"].items():
-                print("  unavailable from the sdist: %s (%s)" % (module, why))
-            if base["state"]["wscodec_imported"] or not base["results"]:
-                print("  FAIL: wscodec was imported with the switch off, or nothing ran")
-                ok = False
-            for codec in codecs:
-                run = run_suite(py, work, lib, tests, codec)
-                state = run["state"]
-                active = state.get("installed", {}).get(lib) == codec
+            for name, tests, suite in suites(work, lib, tree):
+                base = run_suite(py, work, lib, tests, None, suite, name)
                 print(
-                    "%s %s, integration on (codec %s): %s (%.1f s)%s"
-                    % (
-                        lib,
-                        pins[lib],
-                        codec,
-                        counts(run["results"]),
-                        run["seconds"],
-                        "" if active else "  FAIL: integration not installed in the test process: %s" % state,
+                    "\n%s %s, integration off: %s (%.1f s)"
+                    % (name, pins[lib], counts(base["results"]), base["seconds"])
+                )
+                for module, why in base["unavailable"].items():
+                    print("  unavailable from the sdist: %s (%s)" % (module, why))
+                if base["state"]["wscodec_imported"] or not base["results"]:
+                    print("  FAIL: wscodec was imported with the switch off, or nothing ran")
+                    ok = False
+                for codec in codecs:
+                    run = run_suite(py, work, lib, tests, codec, suite, name)
+                    state = run["state"]
+                    active = state.get("installed", {}).get(lib) == codec
+                    print(
+                        "%s %s, integration on (codec %s): %s (%.1f s)%s"
+                        % (
+                            name,
+                            pins[lib],
+                            codec,
+                            counts(run["results"]),
+                            run["seconds"],
+                            "" if active else "  FAIL: integration not installed in the test process: %s" % state,
+                        )
                     )
-                )
-                diff = sorted(
-                    t
-                    for t in set(base["results"]) | set(run["results"])
-                    if base["results"].get(t) != run["results"].get(t)
-                )
-                unexpected = []
-                for test in diff:
-                    off, on = base["results"].get(test), run["results"].get(test)
-                    if test in KNOWN_DIFFERENCES and (off, on) == ("passed", "failed"):
-                        print("  expected difference %s: %s" % (test, KNOWN_DIFFERENCES[test]))
-                    else:
-                        print("  DIFF %s: off=%s on=%s" % (test, off, on))
-                        unexpected.append(test)
-                ok = ok and active and not unexpected
+                    diff = sorted(
+                        t
+                        for t in set(base["results"]) | set(run["results"])
+                        if base["results"].get(t) != run["results"].get(t)
+                    )
+                    unexpected = []
+                    for test in diff:
+                        off, on = base["results"].get(test), run["results"].get(test)
+                        if test in KNOWN_DIFFERENCES and (off, on) == ("passed", "failed"):
+                            print("  expected difference %s: %s" % (test, KNOWN_DIFFERENCES[test]))
+                        else:
+                            print("  DIFF %s: off=%s on=%s" % (test, off, on))
+                            unexpected.append(test)
+                    ok = ok and active and not unexpected
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -1,17 +1,18 @@
-"""Drop-in speedups: wscodec's codec inside wsproto, websockets and websocket-client, their
-behaviour unchanged.
+"""Drop-in speedups: wscodec's codec inside wsproto, websockets, websocket-client and autobahn
+(daphne), their behaviour unchanged.
 
     import wscodec.integrations
-    wscodec.integrations.install("wsproto")   # or "websockets", "websocket_client", a list; None: all
+    wscodec.integrations.install("wsproto")   # or "websockets", "websocket_client", "autobahn",
+                                              # a list; None: all
     wscodec.integrations.auto()               # every integration whose library is importable
     wscodec.integrations.uninstall()          # the libraries' original code, exactly
 
 Each integration patches a few methods of its library in place (``wscodec.integrations.wsproto``,
-``.websockets`` and ``.websocket_client`` say which and why). The fast paths take only input the
-library accepts and hand everything else to the library's own code, so events, exceptions, error
-messages, close codes and partial-frame delivery stay the library's. Installing is idempotent,
-serialized by a lock and reversible; ``codec=`` picks the wscodec backend ("c" or "python";
-``install`` defaults to ``wscodec.BACKEND``, ``auto`` to the compiled one only).
+``.websockets``, ``.websocket_client`` and ``.autobahn`` say which and why). The fast paths take
+only input the library accepts and hand everything else to the library's own code, so events,
+exceptions, error messages, close codes and partial-frame delivery stay the library's. Installing
+is idempotent, serialized by a lock and reversible; ``codec=`` picks the wscodec backend ("c" or
+"python"; ``install`` defaults to ``wscodec.BACKEND``, ``auto`` to the compiled one only).
 
 Without a code change: ``WSCODEC_AUTO_INSTALL=1`` (or a comma-separated list such as
 ``wsproto``) in the environment. The wheel puts ``wscodec-auto.pth`` in site-packages; Python
@@ -69,6 +70,7 @@ INTEGRATIONS: Dict[str, str] = {
     "wsproto": "wsproto",
     "websockets": "websockets",
     "websocket_client": "websocket",
+    "autobahn": "autobahn",
 }
 ENV_VAR = "WSCODEC_AUTO_INSTALL"
 
