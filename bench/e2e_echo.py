@@ -270,10 +270,16 @@ def start_server(kind: str, profile: Optional[str] = None) -> Tuple[subprocess.P
     proc = subprocess.Popen(cmd, env=env)
     if PIN:
         os.sched_setaffinity(proc.pid, PIN[1])
-    for _ in range(300):  # bounded: 15 s
+    wait_listening(proc, port, kind)
+    return proc, port
+
+
+def wait_listening(proc: subprocess.Popen, port: int, kind: str) -> None:
+    """Return once the server subprocess accepts connections (bounded: 15 s)."""
+    for _ in range(300):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
+            return
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError("server %s exited with %s" % (kind, proc.returncode))

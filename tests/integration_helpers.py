@@ -7,11 +7,29 @@ non-minimal lengths, wrong mask bits, bad close payloads) can be produced.
 
 from __future__ import annotations
 
+import importlib
 import itertools
+import os
 import struct
+import types
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
+import pytest
 from hypothesis import strategies as st
+
+REQUIRE_PEERS = "WSCODEC_REQUIRE_PEERS"
+
+
+def require_library(module: str, distribution: str) -> types.ModuleType:
+    """Import the library an integration test module needs: skip the module with the reason when
+    it is not installed, or fail when WSCODEC_REQUIRE_PEERS=1 (CI must not skip silently)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        reason = "%s is not installed (%s)" % (distribution, exc)
+        if os.environ.get(REQUIRE_PEERS, "").strip().lower() not in ("", "0", "false", "no"):
+            pytest.fail("%s=1 but %s" % (REQUIRE_PEERS, reason), pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
 
 CONTROL = (0x8, 0x9, 0xA)
 RESERVED = (0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF)
