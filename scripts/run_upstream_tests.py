@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Run wsproto's and websockets' own test suites without and with wscodec's integrations.
+"""Run wsproto's, websockets' and tornado's own test suites without and with wscodec's integrations.
 
     python scripts/run_upstream_tests.py                       # pinned versions, all codecs built
     python scripts/run_upstream_tests.py --codecs python       # only the pure-Python codec
     python scripts/run_upstream_tests.py --wsproto 1.3.2 --websockets 16.1.1 --workdir /tmp/up
+    python scripts/run_upstream_tests.py --only tornado --tornado 6.6.1
 
 What it does, in a temporary directory (kept with --workdir):
 
@@ -29,6 +30,10 @@ from tests/sync) are reported as unavailable. So websockets is pinned to 16.1.1,
 with tests. To try newer versions: --wsproto X --websockets Y (the integrations refuse versions
 outside their tested range unless forced, and an integrated run without the integration installed
 fails loudly here).
+
+tornado: its WebSocket tests, ``tornado/test/websocket_test.py`` from the sdist, run with unittest
+against the installed wheel (its C speedups included), as ``tests/test_websocket.py``: the module
+imports only tornado's public modules and ``tornado.test.util``, which the wheel ships.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from typing import Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 PTH = SRC / "wscodec" / "integrations" / "wscodec-auto.pth"
-PINS = {"wsproto": "1.3.2", "websockets": "16.1.1"}
+PINS = {"wsproto": "1.3.2", "websockets": "16.1.1", "tornado": "6.6.1"}
 
 # Upstream tests that cannot pass with the integration, each for a reason stated here; each is
 # accepted only as "passed without, failed with".
@@ -314,6 +319,68 @@ def websockets_tests(work: Path, tree: Path) -> Path:
     return target
 
 
+# What tornado's own runner (tornado/test/runtests.py) sets up before its tests: warnings as errors
+# for tornado's code, the access log silenced. It also fails a run that logged anything at INFO
+# or above; here every such record goes to log-<codec>.txt beside the tests, and the logs of the
+# runs are compared (see compare_logs).
+TORNADO_RUNNER_SETUP = """\
+import logging, os, warnings
+
+warnings.filterwarnings("error")
+warnings.filterwarnings("ignore", category=ImportWarning)
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+warnings.filterwarnings("error", category=DeprecationWarning, module=r"tornado\\..*")
+warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+warnings.filterwarnings("error", category=PendingDeprecationWarning, module=r"tornado\\..*")
+logging.getLogger("tornado.access").setLevel(logging.CRITICAL)
+_log = os.path.join(os.path.dirname(__file__), os.pardir,
+                    "log-%s.txt" % (os.environ.get("WSCODEC_AUTO_INSTALL_CODEC") or "off"))
+_handler = logging.FileHandler(_log, mode="w")
+_handler.setLevel(logging.INFO)
+_handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+logging.getLogger().addHandler(_handler)
+"""
+
+
+def compare_logs(tests: Path, codec: str) -> List[str]:
+    """Records logged at INFO or above by tornado's suite, without and with the integration, as
+    multisets of lines (first line of each; numbers, addresses and timings masked): the
+    differences, one line each."""
+    import collections
+    import re
+
+    def lines(label: str) -> "collections.Counter[str]":
+        path = tests / ("log-%s.txt" % label)
+        text = path.read_text() if path.exists() else ""
+        return collections.Counter(
+            re.sub(r"0x[0-9a-f]+|\d+(\.\d+)?", "#", line)
+            for line in text.splitlines()
+            if re.match(r"(INFO|WARNING|ERROR|CRITICAL):", line)
+        )
+
+    off, on = lines("off"), lines(codec)
+    return ["%+d %s" % (on[k] - off[k], k) for k in sorted(set(off) | set(on)) if on[k] != off[k]]
+
+
+def tornado_tests(work: Path, tree: Path) -> Path:
+    """The sdist's tornado/test/websocket_test.py as tests/test_websocket.py in a directory of its
+    own, so that it imports the installed tornado (as users get it), not the sdist's copy."""
+    source = tree / "tornado" / "test" / "websocket_test.py"
+    if not source.is_file():
+        sys.exit("%s ships no tornado/test/websocket_test.py" % tree.name)
+    target = work / "tornado-tests"
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "tests").mkdir(parents=True)
+    (target / "tests" / "__init__.py").write_text(TORNADO_RUNNER_SETUP)
+    shutil.copy(source, target / "tests" / "test_websocket.py")
+    return target
+
+
+#: where each library's suite comes from, when it is not the unpacked sdist itself
+TEST_TREES = {"tornado": tornado_tests}
+
+
 def run_suite(py: Path, work: Path, lib: str, tests: Path, codec: Optional[str]) -> dict:
     runner = work / "runner.py"
     runner.write_text(RUNNER)
@@ -361,7 +428,8 @@ def main() -> int:
     )
     parser.add_argument("--wsproto", default=PINS["wsproto"], help="version (default %(default)s)")
     parser.add_argument("--websockets", default=PINS["websockets"], help="version (default %(default)s)")
-    parser.add_argument("--only", choices=["wsproto", "websockets"])
+    parser.add_argument("--tornado", default=PINS["tornado"], help="version (default %(default)s)")
+    parser.add_argument("--only", choices=sorted(PINS))
     parser.add_argument("--codecs", help="comma-separated: c,python (default: every codec built)")
     parser.add_argument(
         "--wscodec", metavar="SPEC", help="pip-install this wscodec (a wheel) instead of the source tree"
@@ -374,7 +442,7 @@ def main() -> int:
     started = time.monotonic()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="wscodec-upstream-"))
     work.mkdir(parents=True, exist_ok=True)
-    pins = {"wsproto": args.wsproto, "websockets": args.websockets}
+    pins = {"wsproto": args.wsproto, "websockets": args.websockets, "tornado": args.tornado}
     if args.only:
         pins = {args.only: pins[args.only]}
     ok = True
@@ -383,7 +451,10 @@ def main() -> int:
         codecs = args.codecs.split(",") if args.codecs else built_codecs(py)
         print("setup: %.0f s; codecs: %s" % (time.monotonic() - started, ", ".join(codecs)))
         for lib, tree in trees.items():
-            tests = tree if lib == "wsproto" else websockets_tests(work, tree)
+            if lib in TEST_TREES:
+                tests = TEST_TREES[lib](work, tree)
+            else:
+                tests = tree if lib == "wsproto" else websockets_tests(work, tree)
             base = run_suite(py, work, lib, tests, None)
             print(
                 "\n%s %s, integration off: %s (%.1f s)"
@@ -422,6 +493,10 @@ def main() -> int:
                     else:
                         print("  DIFF %s: off=%s on=%s" % (test, off, on))
                         unexpected.append(test)
+                if lib == "tornado":
+                    for line in compare_logs(tests, codec):
+                        print("  LOG DIFF %s" % line)
+                        unexpected.append(line)
                 ok = ok and active and not unexpected
     finally:
         if args.workdir is None:
