@@ -225,12 +225,18 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
             del buf[:start]
             stream._read_buffer_size -= start
             self._wire_bytes_in += start
-            # The payload straight into a buffer of its size (read_bytes: a chunk buffer, the
-            # read buffer, then a copy out of it).
-            target = bytearray(length)
-            await stream.read_into(target)
-            self._wire_bytes_in += length
-            data = apply_mask(target, mask) if mask is not None else bytes(target)
+            if length > 2 * stream.read_chunk_size:
+                # Large: straight into a buffer of its size, as much per recv as has arrived
+                # (read_bytes: one chunk per recv, appended to the read buffer, copied out).
+                target = bytearray(length)
+                await stream.read_into(target)
+                self._wire_bytes_in += length
+                data = apply_mask(target, mask) if mask is not None else bytes(target)
+            else:
+                # tornado's read: its last chunk brings the next frame's header along.
+                data = await self._read_bytes(length)
+                if mask is not None:
+                    data = apply_mask(data, mask)
         if opcode == 0:
             fragments.extend(data)
             if fin:
