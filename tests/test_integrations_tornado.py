@@ -486,3 +486,22 @@ def test_text_steps_are_one_place(backend: types.SimpleNamespace) -> None:
     result = converse([encode(1, "héllo".encode(), key=b"abcd")], client=False)
     assert result[0][0] == ("message", "str", "héllo")
     assert calls == ["decode", "encode"]
+
+
+def test_switch_installs_at_the_first_import_of_tornado_websocket(
+    backend: types.SimpleNamespace, tmp_path: Any
+) -> None:
+    """WSCODEC_AUTO_INSTALL: importing tornado alone neither imports tornado.websocket nor
+    installs; importing tornado.websocket installs."""
+    from .test_integrations_auto import run_python
+
+    code = (
+        "import wscodec.integrations as w\n"
+        "import tornado.ioloop\n"
+        "print('tornado.websocket' in sys.modules, w.installed(), w._pending())\n"
+        "import tornado.websocket\n"
+        "print(w.installed())\n"
+    )
+    r = run_python(code, backend.name, tmp_path, WSCODEC_AUTO_INSTALL="tornado")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout.splitlines() == ["False {} ['tornado']", "{'tornado': %r}" % backend.name]

@@ -18,8 +18,9 @@ Without a code change: ``WSCODEC_AUTO_INSTALL=1`` (or a comma-separated list suc
 runs its single line at every interpreter start. With the variable unset that line costs one
 ``os.environ`` lookup and imports nothing. With it set, it registers a post-import hook and each
 integration is installed when its library is first imported (nothing is imported early; a
-process that never imports wsproto never pays for it). ``WSCODEC_AUTO_INSTALL_CODEC=python``
-allows the pure-Python codec (for testing: it makes the libraries no faster). Trade-offs:
+process that never imports wsproto never pays for it; tornado's waits for ``tornado.websocket``).
+``WSCODEC_AUTO_INSTALL_CODEC=python`` allows the pure-Python codec (for testing: it makes the
+libraries no faster). Trade-offs:
 
 * Process-wide, and inherited by every child process through the environment: set it where the
   server starts, not globally in a shell profile.
@@ -63,8 +64,13 @@ __all__ = [
     "ENV_VAR",
 ]
 
-#: integration name -> the library's top-level package (what the post-import hook waits for).
-INTEGRATIONS: Dict[str, str] = {"wsproto": "wsproto", "websockets": "websockets", "tornado": "tornado"}
+#: integration name -> the module the post-import hook waits for: the library's top-level package,
+#: or for tornado its WebSocket module (a tornado application without WebSockets never imports it).
+INTEGRATIONS: Dict[str, str] = {
+    "wsproto": "wsproto",
+    "websockets": "websockets",
+    "tornado": "tornado.websocket",
+}
 ENV_VAR = "WSCODEC_AUTO_INSTALL"
 
 Names = Union[None, str, Iterable[str]]
@@ -121,7 +127,9 @@ def available() -> List[str]:
     found = []
     for name, package in INTEGRATIONS.items():
         try:
-            if package in sys.modules or importlib.util.find_spec(package) is not None:
+            # the top-level package only: find_spec("a.b") would import a
+            top = package.partition(".")[0]
+            if package in sys.modules or importlib.util.find_spec(top) is not None:
                 found.append(name)
         except (ImportError, ValueError):
             pass
