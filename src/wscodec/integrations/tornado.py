@@ -6,9 +6,9 @@
 * ``WebSocketProtocol13._receive_frame``: a frame whose header is in the stream's read buffer is
   parsed with one ``parse_header`` call and, when its payload is there too, unmasked straight
   out of the buffer with one ``apply_mask`` call (tornado: four ``read_bytes`` round trips per
-  frame, each a Future, and ``struct.unpack``). A payload still arriving is read with
-  ``read_into`` into a buffer of its size (one copy fewer than ``read_bytes``). When the buffer is
-  empty, the first two bytes are awaited with tornado's own read, as tornado does, and put back.
+  frame, each a Future, and ``struct.unpack``). A payload still arriving is read with tornado's
+  own ``_read_bytes``. When the buffer is empty, the first two bytes are awaited with tornado's
+  read, as tornado does, and the header is then parsed in one piece.
 * ``WebSocketProtocol13._handle_message``: text messages go through one function,
   ``decode_text`` below (today CPython's UTF-8 codec, as in tornado), so that a faster decoder
   can replace it in one place; everything else is tornado's own method.
@@ -101,7 +101,7 @@ def _check_structure(ws: types.ModuleType, iostream: types.ModuleType) -> None:
     if "_websocket_mask" not in ws.__dict__ or not hasattr(ws, "WebSocketClosedError"):
         raise IntegrationError("tornado.websocket is not what this integration expects")
     base = getattr(iostream, "BaseIOStream", None)
-    wanted = ("read_bytes", "read_into", "_maybe_add_error_listener", "_consume", "_find_read_pos")
+    wanted = ("read_bytes", "_maybe_add_error_listener", "_consume", "_find_read_pos")
     if base is None or any(m not in base.__dict__ for m in wanted):
         raise IntegrationError("tornado.iostream.BaseIOStream is not what this integration expects")
 
@@ -225,18 +225,12 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
             del buf[:start]
             stream._read_buffer_size -= start
             self._wire_bytes_in += start
-            if length > 2 * stream.read_chunk_size:
-                # Large: straight into a buffer of its size, as much per recv as has arrived
-                # (read_bytes: one chunk per recv, appended to the read buffer, copied out).
-                target = bytearray(length)
-                await stream.read_into(target)
-                self._wire_bytes_in += length
-                data = apply_mask(target, mask) if mask is not None else bytes(target)
-            else:
-                # tornado's read: its last chunk brings the next frame's header along.
-                data = await self._read_bytes(length)
-                if mask is not None:
-                    data = apply_mask(data, mask)
+            # The payload with tornado's read: its last chunk brings the next frame's header
+            # along. (read_into a buffer of the payload's size would save a copy, but a fresh
+            # large buffer per message costs more in page faults than the copy.)
+            data = await self._read_bytes(length)
+            if mask is not None:
+                data = apply_mask(data, mask)
         if opcode == 0:
             fragments.extend(data)
             if fin:
