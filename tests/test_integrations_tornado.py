@@ -270,7 +270,7 @@ def test_writes_after_close_and_write_results(backend: types.SimpleNamespace) ->
         peer.close()
         big = proto.write_message(b"x" * 5_000_000, binary=True)  # cannot be sent: peer gone
         out.append(big.done())
-        out.append(describe(await within(asyncio.gather(big, return_exceptions=True)))[0])
+        out.append(describe((await within(asyncio.gather(big, return_exceptions=True)))[0]))
         proto.stream.close()
         try:
             proto.write_message("late")
@@ -288,8 +288,35 @@ def test_writes_after_close_and_write_results(backend: types.SimpleNamespace) ->
             return run(scenario())
 
     result = same(once, backend)
-    assert result[0] is False
-    assert result[2] == ("WebSocketClosedError", "")
+    assert result[:3] == [False, ("WebSocketClosedError", ""), ("WebSocketClosedError", "")]
+
+
+class AwaitableWrites(P13):
+    """A subclass whose _write_frame returns a coroutine, not a Future."""
+
+    def _write_frame(self, fin: bool, opcode: int, data: bytes, flags: int = 0) -> Any:
+        written = super()._write_frame(fin, opcode, data, flags)
+
+        async def later() -> Any:
+            return await written
+
+        return later()
+
+
+def test_write_message_with_a_write_frame_that_returns_a_coroutine(backend: types.SimpleNamespace) -> None:
+    async def scenario() -> List[Any]:
+        ours, peer = socket.socketpair()
+        proto = AwaitableWrites(Recorder(False, False), mask_outgoing=False, params=ws._WebSocketParams())
+        proto.stream = IOStream(ours)
+        first = proto.write_message("hello")
+        out: List[Any] = [type(first).__name__, await within(first), peer.recv(100)]
+        peer.close()
+        second = proto.write_message(b"x" * 5_000_000, binary=True)
+        out.append(describe((await within(asyncio.gather(second, return_exceptions=True)))[0]))
+        proto.stream.close()
+        return out
+
+    assert same(lambda: run(scenario()), backend) == ["Task", None, b"\x81\x05hello", ("WebSocketClosedError", "")]
 
 
 @pytest.mark.parametrize(

@@ -189,7 +189,7 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
                 h = parse_header(head + bytes(buf[:12]))
             except Exception:
                 h = None
-            if h is None or not usable(self, stream):
+            if h is None:
                 put_back(self, stream, head)
                 return await orig_receive_frame(self)
         if h is None:
@@ -304,7 +304,16 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
             written = self._write_frame(True, 0x2 if binary else 0x1, data, flags=flags)
         except StreamClosedError:
             raise WebSocketClosedError()
-        return relay(written)
+        if isinstance(written, asyncio.Future):
+            return relay(written)
+
+        async def wrapper() -> None:  # tornado's, for a _write_frame that returns something else
+            try:
+                await written
+            except StreamClosedError:
+                raise WebSocketClosedError()
+
+        return asyncio.ensure_future(wrapper())
 
     def fast_write_frame(self: Any, fin: bool, opcode: int, data: bytes, flags: int = 0) -> Any:
         if (
