@@ -33,7 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 KINDS = [
     "uvicorn-wsproto", "uvicorn-wsproto+wscodec", "uvicorn-sansio", "uvicorn-wscodec",
@@ -371,6 +371,36 @@ def report(res: Dict[str, Dict[Tuple[int, bool], Tuple[float, float]]], points: 
         print("  %-26s %s" % ("uvicorn-wscodec vs best", "; ".join(cells)))
 
 
+def pin() -> None:
+    """Pin this process (the load client) to the first CPU and the servers started after this
+    to the others (when there are at least two)."""
+    global PIN
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) >= 2:
+        PIN = ({cpus[0]}, set(cpus[1:]))
+        os.sched_setaffinity(0, PIN[0])
+
+
+def profile_server(
+    start: Callable[[str, Optional[str]], Tuple[subprocess.Popen, int]], kind: str, size: int, text: bool
+) -> None:
+    """Run server ``kind`` (started by ``start(kind, profile_path)``) under cProfile with
+    ``size``-byte messages; print the top functions."""
+    import pstats
+    import tempfile
+
+    out = os.path.join(tempfile.mkdtemp(prefix="e2e-prof-"), "server.prof")
+    proc, port = start(kind, out)
+    try:
+        payload = b"a" * size if text else os.urandom(size)
+        conns, window, seconds = plan(size, False)
+        n = load(port, payload, text, conns, window, seconds * 5)
+    finally:
+        stop_server(proc)
+    print("%s: %d messages of %d B under cProfile" % (kind, n, size))
+    pstats.Stats(out).sort_stats("tottime").print_stats(25)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs, binary + 1 KiB text (< 60 s)")
@@ -387,26 +417,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.serve:
         return serve(args.serve, args.port, args.profile_out)
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if not args.no_pin and len(cpus) >= 2:
-        global PIN
-        PIN = ({cpus[0]}, set(cpus[1:]))
-        os.sched_setaffinity(0, PIN[0])
+    if not args.no_pin:
+        pin()
     if args.profile:
-        import pstats
-        import tempfile
-
-        out = os.path.join(tempfile.mkdtemp(prefix="e2e-prof-"), "server.prof")
-        proc, port = start_server(args.profile, out)
-        try:
-            payload = b"a" * args.size if args.text else os.urandom(args.size)
-            conns, window, seconds = plan(args.size, False)
-            n = load(port, payload, args.text, conns, window, seconds * 5)
-        finally:
-            stop_server(proc)
-        print("%s: %d messages of %d B under cProfile" % (args.profile, n, args.size))
-        pstats.Stats(out).sort_stats("tottime").print_stats(25)
-        return None
+        return profile_server(start_server, args.profile, args.size, args.text)
     points = [(s, False) for s in SIZES] + [(s, True) for s in SIZES]
     if args.quick:
         points = [(s, False) for s in SIZES] + [(1024, True)]

@@ -161,25 +161,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.serve:
         return serve(args.serve, args.port, args.profile_out)
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if not args.no_pin and len(cpus) >= 2:
-        e2e_echo.PIN = ({cpus[0]}, set(cpus[1:]))
-        os.sched_setaffinity(0, e2e_echo.PIN[0])
+    if not args.no_pin:
+        e2e_echo.pin()
     if args.profile:
-        import pstats
-        import tempfile
-
-        out = os.path.join(tempfile.mkdtemp(prefix="e2e-prof-"), "server.prof")
-        proc, port = start_server(args.profile, out)
-        try:
-            payload = b"a" * args.size if args.text else os.urandom(args.size)
-            conns, window, seconds = e2e_echo.plan(args.size, False)
-            n = e2e_echo.load(port, payload, args.text, conns, window, seconds * 5)
-        finally:
-            e2e_echo.stop_server(proc)
-        print("%s: %d messages of %d B under cProfile" % (args.profile, n, args.size))
-        pstats.Stats(out).sort_stats("tottime").print_stats(25)
-        return None
+        return e2e_echo.profile_server(start_server, args.profile, args.size, args.text)
     sizes = [int(s) for s in args.sizes.split(",")]
     types = [t.strip() for t in args.types.split(",")]
     points = [(s, t == "txt") for t in ("bin", "txt") if t in types for s in sizes]
