@@ -22,6 +22,7 @@ ws = require_library("tornado.websocket", "tornado")
 
 import tornado  # noqa: E402
 import tornado.web  # noqa: E402
+from tornado.httpclient import HTTPRequest  # noqa: E402
 from tornado.iostream import IOStream  # noqa: E402
 
 import wscodec.integrations as integrations  # noqa: E402
@@ -213,7 +214,9 @@ def test_receive_with_permessage_deflate(
     backend: types.SimpleNamespace, data: st.DataObject, client: bool, max_size: int, no_context: bool
 ) -> None:
     messages = data.draw(
-        st.lists(st.one_of(st.text(max_size=200), st.binary(max_size=3000), st.just(b"a" * 70000)), max_size=4)
+        st.lists(
+            st.one_of(st.text(max_size=200), st.binary(max_size=3000), st.just(b"a" * 70000)), max_size=4
+        )
     )
     stream = deflated(messages, not client, no_context) + data.draw(conversation(masked=not client))
     chunks = data.draw(chunked(stream))
@@ -222,12 +225,18 @@ def test_receive_with_permessage_deflate(
 
 @pytest.mark.parametrize("client", [False, True])
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 300000])
-def test_large_and_boundary_messages_in_pieces(backend: types.SimpleNamespace, client: bool, size: int) -> None:
+def test_large_and_boundary_messages_in_pieces(
+    backend: types.SimpleNamespace, client: bool, size: int
+) -> None:
     """Text and binary messages at the length-encoding boundaries, echoed, in small reads."""
     text = ("é" * size)[: max(size // 2, 0)]
     stream = b"".join(
         [
-            encode(2, bytes(range(256)) * (size // 256) + bytes(size % 256), key=None if client else b"\x01\x02\x03\x04"),
+            encode(
+                2,
+                bytes(range(256)) * (size // 256) + bytes(size % 256),
+                key=None if client else b"\x01\x02\x03\x04",
+            ),
             encode(1, text.encode(), key=None if client else b"\xfa\xfb\xfc\xfd"),
             encode(8, b"\x03\xe8bye", key=None if client else b"abcd"),
         ]
@@ -251,7 +260,8 @@ def test_large_and_boundary_messages_in_pieces(backend: types.SimpleNamespace, c
     ],
 )
 def test_error_paths(backend: types.SimpleNamespace, stream: bytes, expected: Any) -> None:
-    result = same(lambda: converse([stream + encode(2, b"after", key=b"abcd")], client=False, max_size=100), backend)
+    chunks = [stream + encode(2, b"after", key=b"abcd")]
+    result = same(lambda: converse(chunks, client=False, max_size=100), backend)
     assert result[0][-1] == expected
     assert not any(e[0] == "message" for e in result[0])
     if len(stream) > 200:
@@ -316,7 +326,8 @@ def test_write_message_with_a_write_frame_that_returns_a_coroutine(backend: type
         proto.stream.close()
         return out
 
-    assert same(lambda: run(scenario()), backend) == ["Task", None, b"\x81\x05hello", ("WebSocketClosedError", "")]
+    result = same(lambda: run(scenario()), backend)
+    assert result == ["Task", None, b"\x81\x05hello", ("WebSocketClosedError", "")]
 
 
 @pytest.mark.parametrize(
@@ -375,9 +386,28 @@ def test_websocket_mask(backend: types.SimpleNamespace, mask: Any, data: Any) ->
 # --- end to end: tornado's server and client, both patched --------------------------------------
 
 
+def tls_contexts() -> Tuple[Any, Any]:
+    """(server, client) SSL contexts with the certificate tornado ships for its own tests."""
+    import os
+    import ssl
+
+    import tornado.test
+
+    here = os.path.dirname(tornado.test.__file__)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(os.path.join(here, "test.crt"), os.path.join(here, "test.key"))
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    return server, client
+
+
+@pytest.mark.parametrize("tls", [False, True])
 @pytest.mark.parametrize("compression", [False, True])
-def test_end_to_end_server_and_client(backend: types.SimpleNamespace, compression: bool) -> None:
-    messages: List[Any] = [b"", "", b"\x00" * 125, "é" * 70, b"b" * 126, "ü" * 40000, b"\xff" * 70000, "end"]
+def test_end_to_end_server_and_client(backend: types.SimpleNamespace, compression: bool, tls: bool) -> None:
+    """tornado's server and client, both patched, over TCP or TLS (SSLIOStream)."""
+    messages: List[Any] = [b"", "", b"\x00" * 125, "é" * 70, b"b" * 126, "ü" * 40000, b"\xff" * 300000]
+    messages.append("end")
 
     class Echo(ws.WebSocketHandler):
         seen: List[Any] = []
@@ -398,12 +428,15 @@ def test_end_to_end_server_and_client(backend: types.SimpleNamespace, compressio
     async def scenario() -> List[Any]:
         Echo.seen = []
         app = tornado.web.Application([("/", Echo)])
-        server = app.listen(0, "127.0.0.1")
+        server_tls, client_tls = tls_contexts() if tls else (None, None)
+        server = app.listen(0, "127.0.0.1", ssl_options=server_tls)
         port = next(iter(server._sockets.values())).getsockname()[1]
+        url = "%s://127.0.0.1:%d/" % ("wss" if tls else "ws", port)
         try:
             conn = await within(
                 ws.websocket_connect(
-                    "ws://127.0.0.1:%d/" % port, compression_options={} if compression else None
+                    HTTPRequest(url, ssl_options=client_tls),
+                    compression_options={} if compression else None,
                 )
             )
             got = []

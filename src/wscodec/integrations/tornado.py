@@ -16,7 +16,9 @@
   ``encode_text`` and framed by ``_write_frame``; the returned Future is relayed from the
   stream's write by a callback (tornado: a Task and a coroutine per message). It completes on
   the same loop iteration as tornado's, with the same result or exception
-  (``WebSocketClosedError`` for a closed stream).
+  (``WebSocketClosedError`` for a closed stream). It is a Future, the documented return type,
+  not a Task; cancelling it leaves the stream's own write Future alone (tornado's Task cancels
+  that one once it waits for it).
 * ``WebSocketProtocol13._write_frame``: ``build_frame`` writes header, key and masked payload
   at once (tornado: ``struct.pack`` and three concatenations).
 * ``tornado.websocket._websocket_mask``, with the compiled codec only (tornado's own C speedup
