@@ -100,6 +100,7 @@ async def session(
     deflate: bool = False,
     echo: bool = True,
     coroutine: bool = False,
+    between: Optional[Any] = None,
 ) -> List[Any]:
     """One WebSocketProtocol13 over a socketpair: ``chunks`` written one by one (the loop runs
     between them, so the protocol sees split reads), then EOF; everything observable."""
@@ -138,6 +139,8 @@ async def session(
                 break  # tornado closed the connection
             for _ in range(3):
                 await asyncio.sleep(0)
+            if between is not None:
+                between()
         try:
             peer.shutdown(socket.SHUT_WR)
         except OSError:
@@ -493,6 +496,35 @@ def test_frames_in_pieces_stay_on_the_fast_path(backend: types.SimpleNamespace, 
 
 
 # --- install / uninstall -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("client", [False, True])
+def test_install_and_uninstall_mid_connection(backend: types.SimpleNamespace, client: bool) -> None:
+    """Installed and uninstalled between reads, so that frames (and a fragmented message) are
+    parsed part by the fast path, part by tornado's: the same as tornado alone."""
+    key = None if client else b"\x05\x06\x07\x08"
+    frames = [encode(2, bytes([i]) * (i * 700), key=key) for i in range(12)]
+    frames[4:4] = [
+        encode(1, "frag".encode(), fin=False, key=key),
+        encode(9, b"p", key=key),
+        encode(0, "ment é".encode(), key=key),
+    ]
+    wire = b"".join(frames) + encode(8, b"\x03\xe8", key=key)
+    chunks = [wire[i : i + 1500] for i in range(0, len(wire), 1500)]
+    expected = converse(chunks, client=client)
+    flips = iter(range(len(chunks)))
+
+    def toggle() -> None:
+        if next(flips) % 2:
+            integration.uninstall()
+        else:
+            integration.install(codec=backend)
+
+    try:
+        assert converse(chunks, client=client, between=toggle) == expected
+    finally:
+        integration.uninstall()
+    assert [e[2] for e in expected[0] if e[0] == "message"][4] == "fragment é"
 
 
 def test_install_uninstall_restores_the_same_objects(backend: types.SimpleNamespace) -> None:
