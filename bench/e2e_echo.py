@@ -33,7 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 KINDS = [
     "uvicorn-wsproto", "uvicorn-wsproto+wscodec", "uvicorn-sansio", "uvicorn-wscodec",
@@ -273,10 +273,16 @@ def start_server(
     proc = subprocess.Popen(cmd, env=env)
     if PIN:
         os.sched_setaffinity(proc.pid, PIN[1])
-    for _ in range(300):  # bounded: 15 s
+    wait_listening(proc, port, kind)
+    return proc, port
+
+
+def wait_listening(proc: subprocess.Popen, port: int, kind: str) -> None:
+    """Return once the server subprocess accepts connections (bounded: 15 s)."""
+    for _ in range(300):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
+            return
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError("server %s exited with %s" % (kind, proc.returncode))
@@ -395,6 +401,26 @@ def pin(no_pin: bool) -> None:
         os.sched_setaffinity(0, PIN[0])
 
 
+def profile_server(
+    start: Callable[[str, Optional[str]], Tuple[subprocess.Popen, int]], kind: str, size: int, text: bool
+) -> None:
+    """Run server ``kind`` (started by ``start(kind, profile_path)``) under cProfile with
+    ``size``-byte messages; print the top functions."""
+    import pstats
+    import tempfile
+
+    out = os.path.join(tempfile.mkdtemp(prefix="e2e-prof-"), "server.prof")
+    proc, port = start(kind, out)
+    try:
+        payload = b"a" * size if text else os.urandom(size)
+        conns, window, seconds = plan(size, False)
+        n = load(port, payload, text, conns, window, seconds * 5)
+    finally:
+        stop_server(proc)
+    print("%s: %d messages of %d B under cProfile" % (kind, n, size))
+    pstats.Stats(out).sort_stats("tottime").print_stats(25)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs, binary + 1 KiB text (< 60 s)")
@@ -409,20 +435,7 @@ def main() -> None:
         return serve(args.serve, args.port, args.profile_out)
     pin(args.no_pin)
     if args.profile:
-        import pstats
-        import tempfile
-
-        out = os.path.join(tempfile.mkdtemp(prefix="e2e-prof-"), "server.prof")
-        proc, port = start_server(args.profile, out)
-        try:
-            payload = b"a" * args.size if args.text else os.urandom(args.size)
-            conns, window, seconds = plan(args.size, False)
-            n = load(port, payload, args.text, conns, window, seconds * 5)
-        finally:
-            stop_server(proc)
-        print("%s: %d messages of %d B under cProfile" % (args.profile, n, args.size))
-        pstats.Stats(out).sort_stats("tottime").print_stats(25)
-        return None
+        return profile_server(start_server, args.profile, args.size, args.text)
     points = [(s, False) for s in SIZES] + [(s, True) for s in SIZES]
     if args.quick:
         points = [(s, False) for s in SIZES] + [(1024, True)]

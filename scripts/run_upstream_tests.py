@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Run wsproto's, websockets', websocket-client's and autobahn's own test suites without and with
-wscodec's integrations.
+"""Run wsproto's, websockets', websocket-client's, tornado's and autobahn's own test suites without
+and with wscodec's integrations.
 
     python scripts/run_upstream_tests.py                       # pinned versions, all codecs built
     python scripts/run_upstream_tests.py --codecs python       # only the pure-Python codec
     python scripts/run_upstream_tests.py --wsproto 1.3.2 --websockets 16.1.1 --workdir /tmp/up
     python scripts/run_upstream_tests.py --only websocket_client --websocket-client 1.9.2
+    python scripts/run_upstream_tests.py --only tornado --tornado 6.6.1
 
 What it does, in a temporary directory (kept with --workdir):
 
@@ -43,6 +44,9 @@ Twisted with ``USE_TWISTED=1 python -m twisted.trial --no-recurse`` (autobahn.we
 autobahn.twisted.test) and asyncio with ``USE_ASYNCIO=1 pytest`` (src/autobahn/websocket/test,
 src/autobahn/asyncio/test), from the sdist's src/ (its NVX extensions come from the installed
 wheel, as in autobahn's own editable installs).
+tornado: its WebSocket tests, ``tornado/test/websocket_test.py`` from the sdist, run with unittest
+against the installed wheel (its C speedups included), as ``tests/test_websocket.py``: the module
+imports only tornado's public modules and ``tornado.test.util``, which the wheel ships.
 """
 
 from __future__ import annotations
@@ -65,7 +69,13 @@ SRC = ROOT / "src"
 PTH = SRC / "wscodec" / "integrations" / "wscodec-auto.pth"
 #: integration name -> version; the name is also the distribution name pip and the sdist file use
 #: (pip normalizes websocket_client to websocket-client).
-PINS = {"wsproto": "1.3.2", "websockets": "16.1.1", "websocket_client": "1.9.2", "autobahn": "26.11.1"}
+PINS = {
+    "wsproto": "1.3.2",
+    "websockets": "16.1.1",
+    "websocket_client": "1.9.2",
+    "tornado": "6.6.1",
+    "autobahn": "26.11.1",
+}
 #: websocket-client's network switches (see its tests): off, so those tests skip in every run.
 NETWORK_VARS = ("TEST_WITH_INTERNET", "TEST_WITH_PROXY", "LOCAL_WS_SERVER_PORT")
 #: what else a library's suite needs in the venv (its extras the tests import, its test plugins)
@@ -363,6 +373,69 @@ def websockets_tests(work: Path, tree: Path) -> Path:
     return target
 
 
+# What tornado's own runner (tornado/test/runtests.py) sets up before its tests: warnings as errors
+# for tornado's code, the access log silenced. It also fails a run that logged anything at INFO
+# or above; here every such record goes to log-<codec>.txt beside the tests, and the logs of the
+# runs are compared (see compare_logs).
+TORNADO_RUNNER_SETUP = """\
+import logging, os, warnings
+
+warnings.filterwarnings("error")
+warnings.filterwarnings("ignore", category=ImportWarning)
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+warnings.filterwarnings("error", category=DeprecationWarning, module=r"tornado\\..*")
+warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+warnings.filterwarnings("error", category=PendingDeprecationWarning, module=r"tornado\\..*")
+logging.getLogger("tornado.access").setLevel(logging.CRITICAL)
+_log = os.path.join(os.path.dirname(__file__), os.pardir,
+                    "log-%s.txt" % (os.environ.get("WSCODEC_AUTO_INSTALL_CODEC") or "off"))
+_handler = logging.FileHandler(_log, mode="w")
+_handler.setLevel(logging.INFO)
+_handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+logging.getLogger().addHandler(_handler)
+"""
+
+
+def compare_logs(tests: Path, codec: str) -> List[str]:
+    """Records logged at INFO or above by tornado's suite, without and with the integration, as
+    multisets of lines (first line of each; numbers, addresses and timings masked): the
+    differences, one line each."""
+    import collections
+    import re
+
+    def lines(label: str) -> "collections.Counter[str]":
+        path = tests / ("log-%s.txt" % label)
+        text = path.read_text() if path.exists() else ""
+        return collections.Counter(
+            re.sub(r"0x[0-9a-f]+|\d+(\.\d+)?", "#", line)
+            for line in text.splitlines()
+            if re.match(r"(INFO|WARNING|ERROR|CRITICAL):", line)
+        )
+
+    off, on = lines("off"), lines(codec)
+    return ["%+d %s" % (on[k] - off[k], k) for k in sorted(set(off) | set(on)) if on[k] != off[k]]
+
+
+def tornado_tests(work: Path, tree: Path) -> Path:
+    """The sdist's tornado/test/websocket_test.py as tests/test_websocket.py in a directory of its
+    own, so that it imports the installed tornado (as users get it), not the sdist's copy."""
+    source = tree / "tornado" / "test" / "websocket_test.py"
+    if not source.is_file():
+        sys.exit("%s ships no tornado/test/websocket_test.py" % tree.name)
+    target = work / "tornado-tests"
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "tests").mkdir(parents=True)
+    (target / "tests" / "__init__.py").write_text(TORNADO_RUNNER_SETUP)
+    shutil.copy(source, target / "tests" / "test_websocket.py")
+    return target
+
+
+#: the runner of each suite that says so itself: tornado's under unittest, as its own runner does
+#: (under pytest, its warnings-as-errors setup turns a pytest collection warning into an error)
+RUN_MODES = {"tornado": "unittest"}
+
+
 def websocket_client_tests(work: Path, tree: Path) -> Path:
     """The sdist's websocket/tests as a top-level ``tests`` package, so that they import the
     installed websocket-client (as users get it), not the sdist's copy beside them."""
@@ -401,6 +474,10 @@ def start_echo_server(py: Path, tests: Path, env: Dict[str, str]) -> Tuple[subpr
     sys.exit("websocket-client's echo-server.py did not start on port %d" % port)
 
 
+#: where each library's suite comes from, when it is not the unpacked sdist itself
+TEST_TREES = {"tornado": tornado_tests, "websocket_client": websocket_client_tests}
+
+
 def suites(work: Path, lib: str, tree: Path) -> List[Tuple[str, Path, Optional[Tuple[str, str, Dict[str, str]]]]]:
     """(name, directory to run in, suite or None for the library's default) for each suite."""
     if lib == "autobahn":
@@ -409,8 +486,8 @@ def suites(work: Path, lib: str, tree: Path) -> List[Tuple[str, Path, Optional[T
             ("autobahn-%s" % flavour, tree, (mode, tests, dict(env, **src)))
             for flavour, (mode, tests, env) in AUTOBAHN_SUITES.items()
         ]
-    if lib == "websocket_client":
-        return [(lib, websocket_client_tests(work, tree), None)]
+    if lib in TEST_TREES:
+        return [(lib, TEST_TREES[lib](work, tree), None)]
     return [(lib, tree if lib == "wsproto" else websockets_tests(work, tree), None)]
 
 
@@ -442,7 +519,7 @@ def run_suite(
         env["WSCODEC_AUTO_INSTALL"] = lib
         env["WSCODEC_AUTO_INSTALL_CODEC"] = codec
     flags = ["-bb"] if lib == "wsproto" else []  # as wsproto's tox runs it
-    mode = "unittest" if lib == "websockets" else "pytest"
+    mode = RUN_MODES.get(lib) or ("unittest" if lib == "websockets" else "pytest")
     target = str(tests)
     if suite is not None:
         mode, target, extra_env = suite
@@ -496,6 +573,7 @@ def main() -> int:
         "--websocket-client", default=PINS["websocket_client"], help="version (default %(default)s)"
     )
     parser.add_argument("--autobahn", default=PINS["autobahn"], help="version (default %(default)s)")
+    parser.add_argument("--tornado", default=PINS["tornado"], help="version (default %(default)s)")
     parser.add_argument("--only", choices=sorted(PINS))
     parser.add_argument("--codecs", help="comma-separated: c,python (default: every codec built)")
     parser.add_argument(
@@ -514,6 +592,7 @@ def main() -> int:
         "websockets": args.websockets,
         "websocket_client": args.websocket_client,
         "autobahn": args.autobahn,
+        "tornado": args.tornado,
     }
     if args.only:
         pins = {args.only: pins[args.only]}
@@ -562,6 +641,10 @@ def main() -> int:
                         else:
                             print("  DIFF %s: off=%s on=%s" % (test, off, on))
                             unexpected.append(test)
+                    if lib == "tornado":
+                        for line in compare_logs(tests, codec):
+                            print("  LOG DIFF %s" % line)
+                            unexpected.append(line)
                     ok = ok and active and not unexpected
     finally:
         if args.workdir is None:

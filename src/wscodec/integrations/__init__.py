@@ -1,16 +1,16 @@
-"""Drop-in speedups: wscodec's codec inside wsproto, websockets, websocket-client and autobahn
-(daphne), their behaviour unchanged.
+"""Drop-in speedups: wscodec's codec inside wsproto, websockets, websocket-client, tornado
+and autobahn (daphne), their behaviour unchanged.
 
     import wscodec.integrations
-    wscodec.integrations.install("wsproto")   # or "websockets", "websocket_client", "autobahn",
-                                              # a list; None: all
+    wscodec.integrations.install("wsproto")   # or "websockets", "websocket_client", "tornado",
+                                              # "autobahn", a list; None: all
     wscodec.integrations.auto()               # every integration whose library is importable
     wscodec.integrations.uninstall()          # the libraries' original code, exactly
 
 Each integration patches a few methods of its library in place (``wscodec.integrations.wsproto``,
-``.websockets``, ``.websocket_client`` and ``.autobahn`` say which and why). The fast paths take
-only input the library accepts and hand everything else to the library's own code, so events,
-exceptions, error messages, close codes and partial-frame delivery stay the library's. Installing
+``.websockets``, ``.websocket_client``, ``.tornado`` and ``.autobahn`` say which and why). The
+fast paths take only input the library accepts and hand everything else to the library's own
+code, so events, exceptions, error messages, close codes and partial-frame delivery stay the library's. Installing
 is idempotent, serialized by a lock and reversible; ``codec=`` picks the wscodec backend ("c" or
 "python"; ``install`` defaults to ``wscodec.BACKEND``, ``auto`` to the compiled one only).
 
@@ -19,8 +19,9 @@ Without a code change: ``WSCODEC_AUTO_INSTALL=1`` (or a comma-separated list suc
 runs its single line at every interpreter start. With the variable unset that line costs one
 ``os.environ`` lookup and imports nothing. With it set, it registers a post-import hook and each
 integration is installed when its library is first imported (nothing is imported early; a
-process that never imports wsproto never pays for it). ``WSCODEC_AUTO_INSTALL_CODEC=python``
-allows the pure-Python codec (for testing: it makes the libraries no faster). Trade-offs:
+process that never imports wsproto never pays for it; tornado's waits for ``tornado.websocket``).
+``WSCODEC_AUTO_INSTALL_CODEC=python`` allows the pure-Python codec (for testing: it makes the
+libraries no faster). Trade-offs:
 
 * Process-wide, and inherited by every child process through the environment: set it where the
   application starts, not globally in a shell profile.
@@ -64,13 +65,15 @@ __all__ = [
     "ENV_VAR",
 ]
 
-#: integration name -> the library's top-level package (what the post-import hook waits for).
+#: integration name -> the module the post-import hook waits for: the library's top-level package,
+#: or for tornado its WebSocket module (a tornado application without WebSockets never imports it).
 #: websocket_client: the websocket-client distribution, imported as ``websocket``.
 INTEGRATIONS: Dict[str, str] = {
     "wsproto": "wsproto",
     "websockets": "websockets",
     "websocket_client": "websocket",
     "autobahn": "autobahn",
+    "tornado": "tornado.websocket",
 }
 ENV_VAR = "WSCODEC_AUTO_INSTALL"
 
@@ -128,7 +131,9 @@ def available() -> List[str]:
     found = []
     for name, package in INTEGRATIONS.items():
         try:
-            if package in sys.modules or importlib.util.find_spec(package) is not None:
+            # the top-level package only: find_spec("a.b") would import a
+            top = package.partition(".")[0]
+            if package in sys.modules or importlib.util.find_spec(top) is not None:
                 found.append(name)
         except (ImportError, ValueError):
             pass
