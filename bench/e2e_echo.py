@@ -33,7 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 KINDS = [
     "uvicorn-wsproto", "uvicorn-wsproto+wscodec", "uvicorn-sansio", "uvicorn-wscodec",
@@ -270,10 +270,16 @@ def start_server(kind: str, profile: Optional[str] = None) -> Tuple[subprocess.P
     proc = subprocess.Popen(cmd, env=env)
     if PIN:
         os.sched_setaffinity(proc.pid, PIN[1])
-    for _ in range(300):  # bounded: 15 s
+    wait_listening(proc, port, kind)
+    return proc, port
+
+
+def wait_listening(proc: subprocess.Popen, port: int, kind: str) -> None:
+    """Return once the server subprocess accepts connections (bounded: 15 s)."""
+    for _ in range(300):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
+            return
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError("server %s exited with %s" % (kind, proc.returncode))
@@ -365,6 +371,41 @@ def report(res: Dict[str, Dict[Tuple[int, bool], Tuple[float, float]]], points: 
         print("  %-26s %s" % ("uvicorn-wscodec vs best", "; ".join(cells)))
 
 
+def server_args(ap: argparse.ArgumentParser) -> None:
+    """The hidden options a script passes to itself to run one server (start_server's command)."""
+    ap.add_argument("--serve", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--profile-out", help=argparse.SUPPRESS)
+
+
+def pin_client() -> None:
+    """Pin this process (the load client) to the first CPU and record the others for the servers
+    (start_server pins each server there); nothing on a single CPU."""
+    global PIN
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) >= 2:
+        PIN = ({cpus[0]}, set(cpus[1:]))
+        os.sched_setaffinity(0, PIN[0])
+
+
+def profile_server(start: Callable[..., Tuple[subprocess.Popen, int]], kind: str, size: int, text: bool) -> None:
+    """Run server ``kind`` under cProfile (``start(kind, path)`` starts it), load it with messages
+    of ``size`` bytes for five times the usual duration, print the top of the profile."""
+    import pstats
+    import tempfile
+
+    out = os.path.join(tempfile.mkdtemp(prefix="e2e-prof-"), "server.prof")
+    proc, port = start(kind, out)
+    try:
+        payload = b"a" * size if text else os.urandom(size)
+        conns, window, seconds = plan(size, False)
+        n = load(port, payload, text, conns, window, seconds * 5)
+    finally:
+        stop_server(proc)
+    print("%s: %d messages of %d B under cProfile" % (kind, n, size))
+    pstats.Stats(out).sort_stats("tottime").print_stats(25)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs, binary + 1 KiB text (< 60 s)")
@@ -375,32 +416,14 @@ def main() -> None:
     ap.add_argument("--no-pin", action="store_true",
                     help="do not pin the client to the first CPU and the servers to the others")
     ap.add_argument("--text", action="store_true")
-    ap.add_argument("--serve", help=argparse.SUPPRESS)
-    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--profile-out", help=argparse.SUPPRESS)
+    server_args(ap)
     args = ap.parse_args()
     if args.serve:
         return serve(args.serve, args.port, args.profile_out)
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if not args.no_pin and len(cpus) >= 2:
-        global PIN
-        PIN = ({cpus[0]}, set(cpus[1:]))
-        os.sched_setaffinity(0, PIN[0])
+    if not args.no_pin:
+        pin_client()
     if args.profile:
-        import pstats
-        import tempfile
-
-        out = os.path.join(tempfile.mkdtemp(prefix="e2e-prof-"), "server.prof")
-        proc, port = start_server(args.profile, out)
-        try:
-            payload = b"a" * args.size if args.text else os.urandom(args.size)
-            conns, window, seconds = plan(args.size, False)
-            n = load(port, payload, args.text, conns, window, seconds * 5)
-        finally:
-            stop_server(proc)
-        print("%s: %d messages of %d B under cProfile" % (args.profile, n, args.size))
-        pstats.Stats(out).sort_stats("tottime").print_stats(25)
-        return None
+        return profile_server(start_server, args.profile, args.size, args.text)
     points = [(s, False) for s in SIZES] + [(s, True) for s in SIZES]
     if args.quick:
         points = [(s, False) for s in SIZES] + [(1024, True)]

@@ -34,10 +34,11 @@ def env_flag(name: str) -> bool:
 
 
 def skip_or_fail(require_var: str, reason: str) -> None:
-    """Skip with ``reason``, or fail when the environment requires this peer (CI)."""
+    """Skip with ``reason``, or fail when the environment requires this peer (CI). Works in a test
+    and at module level."""
     if env_flag(require_var):
         pytest.fail("%s=1 but %s" % (require_var, reason), pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
 
 
 def backend_env(backend_name: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:

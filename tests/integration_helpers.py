@@ -7,11 +7,29 @@ non-minimal lengths, wrong mask bits, bad close payloads) can be produced.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import struct
+import threading
+import types
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
+import pytest
 from hypothesis import strategies as st
+
+from ._peers import skip_or_fail
+
+REQUIRE_PEERS = "WSCODEC_REQUIRE_PEERS"
+
+
+def require_library(module: str, distribution: str) -> types.ModuleType:
+    """Import the library an integration test module needs: skip the module with the reason when
+    it is not installed, or fail when WSCODEC_REQUIRE_PEERS=1 (CI must not skip silently)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        skip_or_fail(REQUIRE_PEERS, "%s is not installed (%s)" % (distribution, exc))
+        raise  # not reached: skip_or_fail raises
 
 CONTROL = (0x8, 0x9, 0xA)
 RESERVED = (0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF)
@@ -207,6 +225,46 @@ def differential(
         uninstall()
     assert actual == expected
     return expected
+
+
+def toggle_during(
+    traffic: Callable[[], object], install: Callable[[], object], uninstall: Callable[[], object]
+) -> List[BaseException]:
+    """install()/uninstall() 60 times from each of 4 threads while 2 threads run ``traffic()``
+    over and over, each run compared with a first run; returns what went wrong (an empty list)."""
+    expected = traffic()
+    errors: List[BaseException] = []
+    stop = threading.Event()
+
+    def toggler(seed: int) -> None:
+        try:
+            for i in range(60):
+                if (i + seed) % 3:
+                    install()
+                else:
+                    uninstall()
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                assert traffic() == expected
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            errors.append(exc)
+
+    togglers = [threading.Thread(target=toggler, args=(s,)) for s in range(4)]
+    readers = [threading.Thread(target=reader) for _ in range(2)]
+    for t in readers + togglers:
+        t.start()
+    for t in togglers:
+        t.join(120)
+    stop.set()
+    for t in readers:
+        t.join(120)
+    if any(t.is_alive() for t in togglers + readers):
+        errors.append(TimeoutError("a thread did not finish within 120 s"))
+    return errors
 
 
 def describe(exc: BaseException) -> Tuple[str, str]:

@@ -1,12 +1,13 @@
-"""Drop-in speedups: wscodec's codec inside wsproto and websockets, their behaviour unchanged.
+"""Drop-in speedups: wscodec's codec inside wsproto, websockets and aiohttp, their behaviour
+unchanged.
 
     import wscodec.integrations
-    wscodec.integrations.install("wsproto")   # or "websockets", or a list; None: all
+    wscodec.integrations.install("wsproto")   # or "websockets", "aiohttp", a list; None: all
     wscodec.integrations.auto()               # every integration whose library is importable
     wscodec.integrations.uninstall()          # the libraries' original code, exactly
 
-Each integration patches a few methods of its library in place (``wscodec.integrations.wsproto``
-and ``wscodec.integrations.websockets`` say which and why). The fast paths take only input the
+Each integration patches a few methods of its library in place (``wscodec.integrations.wsproto``,
+``.websockets`` and ``.aiohttp`` say which and why). The fast paths take only input the
 library accepts and hand everything else to the library's own code, so events, exceptions, error
 messages, close codes and partial-frame delivery stay the library's. Installing is idempotent,
 serialized by a lock and reversible; ``codec=`` picks the wscodec backend ("c" or "python";
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 #: integration name -> the library's top-level package (what the post-import hook waits for).
-INTEGRATIONS: Dict[str, str] = {"wsproto": "wsproto", "websockets": "websockets"}
+INTEGRATIONS: Dict[str, str] = {"wsproto": "wsproto", "websockets": "websockets", "aiohttp": "aiohttp"}
 ENV_VAR = "WSCODEC_AUTO_INSTALL"
 
 Names = Union[None, str, Iterable[str]]
