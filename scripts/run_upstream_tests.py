@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Run wsproto's and websockets' own test suites without and with wscodec's integrations.
+"""Run wsproto's, websockets' and aiohttp's own test suites without and with wscodec's integrations.
 
     python scripts/run_upstream_tests.py                       # pinned versions, all codecs built
     python scripts/run_upstream_tests.py --codecs python       # only the pure-Python codec
     python scripts/run_upstream_tests.py --wsproto 1.3.2 --websockets 16.1.1 --workdir /tmp/up
+    python scripts/run_upstream_tests.py --only aiohttp --aiohttp 3.14.5
 
 What it does, in a temporary directory (kept with --workdir):
 
@@ -29,6 +30,13 @@ from tests/sync) are reported as unavailable. So websockets is pinned to 16.1.1,
 with tests. To try newer versions: --wsproto X --websockets Y (the integrations refuse versions
 outside their tested range unless forced, and an integrated run without the integration installed
 fails loudly here).
+
+aiohttp: its WebSocket tests from the sdist (``tests/test_websocket_*.py`` and
+``tests/test_web_websocket*.py`` but the codspeed benchmarks, with its ``tests/conftest.py``) run by
+pytest against the installed wheel (its compiled reader and mask included), under the sdist's
+``pytest.ini`` without the options of plugins not installed here (xdist, coverage, doctests). They
+need pytest-mock, pytest-timeout (the ini's per-test timeout), isal and zlib-ng (the compression
+tests run over each zlib backend), installed for them.
 """
 
 from __future__ import annotations
@@ -48,7 +56,19 @@ from typing import Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 PTH = SRC / "wscodec" / "integrations" / "wscodec-auto.pth"
-PINS = {"wsproto": "1.3.2", "websockets": "16.1.1"}
+PINS = {"wsproto": "1.3.2", "websockets": "16.1.1", "aiohttp": "3.14.5"}
+#: what aiohttp's WebSocket tests need beyond pytest (the mocker fixture, the ini's timeout, and
+#: the zlib backends its compression tests are parametrized over)
+AIOHTTP_TEST_DEPS = ["pytest-mock", "pytest-timeout", "isal", "zlib-ng"]
+#: aiohttp pytest.ini lines for plugins not installed here (xdist, coverage, doctests), dropped
+AIOHTTP_DROPPED_OPTIONS = (
+    "--numprocesses",
+    "--cov",
+    "--no-cov-on-fail",
+    "-p pytest_cov",
+    "--doctest-modules",
+    "ignore:Couldn't import C tracer:coverage",  # a warning filter naming coverage's class
+)
 
 # Upstream tests that cannot pass with the integration, each for a reason stated here; each is
 # accepted only as "passed without, failed with".
@@ -255,6 +275,8 @@ def prepare(work: Path, pins: Dict[str, str], wscodec_spec: Optional[str]) -> Tu
     if not py.exists():
         sh([sys.executable, "-m", "venv", str(venv)])
     pkgs = ["%s==%s" % kv for kv in pins.items()]
+    if "aiohttp" in pins:
+        pkgs += AIOHTTP_TEST_DEPS
     sh([str(py), "-m", "pip", "install", "-q", "pytest", *pkgs])
     site = Path(
         subprocess.check_output(
@@ -314,6 +336,30 @@ def websockets_tests(work: Path, tree: Path) -> Path:
     return target
 
 
+def aiohttp_tests(work: Path, tree: Path) -> Path:
+    """The sdist's WebSocket tests and conftest in a directory of their own (so that they import
+    the installed aiohttp, not the sdist's source beside them), under its pytest.ini minus the
+    options of plugins not installed."""
+    target = work / "aiohttp-tests"
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "tests").mkdir(parents=True)
+    names = ["conftest.py"] + sorted(
+        p.name
+        for pattern in ("test_websocket_*.py", "test_web_websocket*.py")
+        for p in (tree / "tests").glob(pattern)
+    )
+    for name in names:
+        shutil.copy(tree / "tests" / name, target / "tests" / name)
+    ini = [
+        line
+        for line in (tree / "pytest.ini").read_text().splitlines()
+        if not line.strip().startswith(AIOHTTP_DROPPED_OPTIONS)
+    ]
+    (target / "pytest.ini").write_text("\n".join(ini) + "\n")
+    return target
+
+
 def run_suite(py: Path, work: Path, lib: str, tests: Path, codec: Optional[str]) -> dict:
     runner = work / "runner.py"
     runner.write_text(RUNNER)
@@ -324,7 +370,7 @@ def run_suite(py: Path, work: Path, lib: str, tests: Path, codec: Optional[str])
         env["WSCODEC_AUTO_INSTALL"] = lib
         env["WSCODEC_AUTO_INSTALL_CODEC"] = codec
     flags = ["-bb"] if lib == "wsproto" else []  # as wsproto's tox runs it
-    mode = "pytest" if lib == "wsproto" else "unittest"
+    mode = "unittest" if lib == "websockets" else "pytest"
     t0 = time.monotonic()
     with open(work / ("%s.log" % label), "w") as log:
         subprocess.run(
@@ -361,7 +407,8 @@ def main() -> int:
     )
     parser.add_argument("--wsproto", default=PINS["wsproto"], help="version (default %(default)s)")
     parser.add_argument("--websockets", default=PINS["websockets"], help="version (default %(default)s)")
-    parser.add_argument("--only", choices=["wsproto", "websockets"])
+    parser.add_argument("--aiohttp", default=PINS["aiohttp"], help="version (default %(default)s)")
+    parser.add_argument("--only", choices=sorted(PINS))
     parser.add_argument("--codecs", help="comma-separated: c,python (default: every codec built)")
     parser.add_argument(
         "--wscodec", metavar="SPEC", help="pip-install this wscodec (a wheel) instead of the source tree"
@@ -374,7 +421,7 @@ def main() -> int:
     started = time.monotonic()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="wscodec-upstream-"))
     work.mkdir(parents=True, exist_ok=True)
-    pins = {"wsproto": args.wsproto, "websockets": args.websockets}
+    pins = {"wsproto": args.wsproto, "websockets": args.websockets, "aiohttp": args.aiohttp}
     if args.only:
         pins = {args.only: pins[args.only]}
     ok = True
@@ -383,7 +430,10 @@ def main() -> int:
         codecs = args.codecs.split(",") if args.codecs else built_codecs(py)
         print("setup: %.0f s; codecs: %s" % (time.monotonic() - started, ", ".join(codecs)))
         for lib, tree in trees.items():
-            tests = tree if lib == "wsproto" else websockets_tests(work, tree)
+            if lib == "aiohttp":
+                tests = aiohttp_tests(work, tree)
+            else:
+                tests = tree if lib == "wsproto" else websockets_tests(work, tree)
             base = run_suite(py, work, lib, tests, None)
             print(
                 "\n%s %s, integration off: %s (%.1f s)"
