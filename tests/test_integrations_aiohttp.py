@@ -66,9 +66,9 @@ class Protocol:
 
 
 def make_writer(mask: bool, closing: bool = False, compress: int = 0) -> Any:
-    return Writer(
-        Protocol(), Transport(closing), use_mask=mask, random=random.Random(7), compress=compress  # type: ignore[arg-type]
-    )
+    transport: Any = Transport(closing)
+    protocol: Any = Protocol()
+    return Writer(protocol, transport, use_mask=mask, random=random.Random(7), compress=compress)
 
 
 payload_types = st.sampled_from([bytes, bytearray, memoryview, "strided", "str"])
@@ -132,7 +132,9 @@ def test_send_frame_with_and_without_compression(
     same(lambda: run(scenario()), backend)
 
 
-def test_masked_frames_take_the_fast_path(backend: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_masked_frames_take_the_fast_path(
+    backend: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With the integration aiohttp's masking is never called for a client frame, and the frame
     is the one aiohttp would send (the key drawn from the writer's own random source)."""
     expected = write_all([(b"x" * 70000, bytes, 2, 0), (b"hi", bytes, 1, 0x40)], True, False)
@@ -210,15 +212,23 @@ async def conversation(messages: List[Any], compress: int, max_msg_size: int) ->
 @pytest.mark.parametrize("compress", [0, 15])
 @given(
     messages=st.lists(
-        st.one_of(st.text(max_size=300), st.binary(max_size=3000), big_bytes, st.text(min_size=1).map(lambda s: s * 500)),
+        st.one_of(
+            st.text(max_size=300),
+            st.binary(max_size=3000),
+            big_bytes,
+            st.text(min_size=1).map(lambda s: s * 500),
+        ),
         max_size=4,
     ),
     bad=st.sampled_from([None, (WSMsgType.TEXT, b"\xff\xfe"), (WSMsgType.BINARY, b"z" * 5000)]),
 )
 @settings(max_examples=8, deadline=None)
-def test_live_connection(backend: types.SimpleNamespace, compress: int, messages: List[Any], bad: Any) -> None:
+def test_live_connection(
+    backend: types.SimpleNamespace, compress: int, messages: List[Any], bad: Any
+) -> None:
     sequence = messages + ([bad] if bad is not None else [])
-    result = same(lambda: run(conversation(sequence, compress, max_msg_size=4096 if bad else 1 << 22), 30), backend)
+    limit = 4096 if bad else 1 << 22
+    result = same(lambda: run(conversation(sequence, compress, max_msg_size=limit), 30), backend)
     if bad is not None:
         # the server's reader refused it (1007 or 1009; a large message before may have been
         # refused first), and the client got that close code
@@ -251,7 +261,9 @@ def test_unsupported_version_refused_unless_forced(
     assert integration.install(codec=backend, force=True)
 
 
-def test_changed_internals_are_refused(backend: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changed_internals_are_refused(
+    backend: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delattr(aiohttp_writer, "PACK_RANDBITS")
     with pytest.raises(integrations.IntegrationError, match="PACK_RANDBITS"):
         integration.install(codec=backend)
@@ -288,7 +300,8 @@ def test_switch_installs_at_first_import_in_any_order(backend: types.SimpleNames
             "print(w._pending())\n"
             "import %s\n"
             "from aiohttp._websocket.writer import WebSocketWriter\n"
-            "print(w.installed(), WebSocketWriter._write_websocket_frame.__module__)\n" % (str(site_dir), first)
+            "print(w.installed(), WebSocketWriter._write_websocket_frame.__module__)\n"
+            % (str(site_dir), first)
         )
         r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0 and r.stderr == "", r.stderr
