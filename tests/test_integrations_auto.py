@@ -17,7 +17,7 @@ import wscodec
 import wscodec.integrations as integrations
 from wscodec.integrations import _autoinstall
 
-from .integration_helpers import encode
+from .integration_helpers import encode, require_library, toggle_during
 
 SRC = Path(wscodec.__file__).resolve().parents[1]
 PTH = Path(integrations.__file__).with_name("wscodec-auto.pth")
@@ -59,8 +59,8 @@ def test_switch_off_imports_nothing(backend: types.SimpleNamespace, tmp_path: Pa
 
 
 def test_switch_on_installs_at_first_import(backend: types.SimpleNamespace, tmp_path: Path) -> None:
-    pytest.importorskip("wsproto")
-    pytest.importorskip("websockets")
+    require_library("wsproto", "wsproto")
+    require_library("websockets", "websockets")
     code = (
         "import wscodec.integrations as w\n"
         "print('wsproto' in sys.modules, 'websockets' in sys.modules, sorted(w._pending()))\n"
@@ -80,15 +80,15 @@ def test_switch_on_installs_at_first_import(backend: types.SimpleNamespace, tmp_
 
 
 def test_switch_with_a_list_of_names(backend: types.SimpleNamespace, tmp_path: Path) -> None:
-    pytest.importorskip("wsproto")
-    pytest.importorskip("websockets")
+    require_library("wsproto", "wsproto")
+    require_library("websockets", "websockets")
     code = "import wsproto, websockets.frames, wscodec.integrations as w; print(sorted(w.installed()))"
     r = run_python(code, backend.name, tmp_path, WSCODEC_AUTO_INSTALL="wsproto")
     assert (r.returncode, r.stdout.strip()) == (0, "['wsproto']"), r.stderr
 
 
 def test_switch_without_the_compiled_codec_installs_nothing(tmp_path: Path) -> None:
-    pytest.importorskip("wsproto")
+    require_library("wsproto", "wsproto")
     code = "import wsproto, wscodec.integrations as w; print(w.installed())"
     r = run_python(code, "", tmp_path, WSCODEC_AUTO_INSTALL="1", WSCODEC_NO_EXTENSIONS="1")
     assert (r.returncode, r.stdout.strip()) == (0, "{}")
@@ -131,7 +131,7 @@ def test_auto_installs_what_is_importable(backend: types.SimpleNamespace) -> Non
 def test_auto_warns_and_skips_unsupported(
     backend: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    wsproto = pytest.importorskip("wsproto")
+    wsproto = require_library("wsproto", "wsproto")
     monkeypatch.setattr(wsproto, "__version__", "0.9.0")
     with pytest.warns(RuntimeWarning, match="wsproto integration not installed"):
         names = integrations.auto(codec=backend)
@@ -144,7 +144,7 @@ def test_unknown_names_are_an_error() -> None:
 
 
 def test_uninstall_cancels_a_pending_lazy_install(backend: types.SimpleNamespace) -> None:
-    pytest.importorskip("wsproto")
+    require_library("wsproto", "wsproto")
     # The libraries are imported already in this process, so schedule by hand.
     integrations._hook.schedule("wsproto", "not_a_real_package_xyz", lambda: None)
     assert "wsproto" in integrations._pending()
@@ -156,7 +156,7 @@ def test_uninstall_cancels_a_pending_lazy_install(backend: types.SimpleNamespace
 def test_concurrent_install_happens_once(backend: types.SimpleNamespace) -> None:
     from wscodec.integrations import wsproto as integration
 
-    pytest.importorskip("wsproto")
+    require_library("wsproto", "wsproto")
     barrier = threading.Barrier(8)
     results: List[bool] = []
 
@@ -177,8 +177,8 @@ def test_concurrent_install_happens_once(backend: types.SimpleNamespace) -> None
 def test_install_uninstall_from_many_threads_while_traffic_flows(backend: types.SimpleNamespace) -> None:
     """Toggling from 4 threads while 2 threads parse: every parse gives wsproto's own result, and
     afterwards the originals are back."""
-    fp = pytest.importorskip("wsproto.frame_protocol")
-    websockets_frames = pytest.importorskip("websockets.frames")
+    fp = require_library("wsproto.frame_protocol", "wsproto")
+    websockets_frames = require_library("websockets.frames", "websockets")
     originals: Dict[Any, Any] = {
         (owner, name): owner.__dict__[name]
         for owner, name in [
@@ -200,36 +200,7 @@ def test_install_uninstall_from_many_threads_while_traffic_flows(backend: types.
             out.extend(proto.received_frames())
         return out
 
-    expected = parse()
-    errors: List[BaseException] = []
-    stop = threading.Event()
-
-    def toggler(seed: int) -> None:
-        try:
-            for i in range(60):
-                if (i + seed) % 3:
-                    integrations.install(codec=backend)
-                else:
-                    integrations.uninstall()
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    def traffic() -> None:
-        try:
-            while not stop.is_set():
-                assert parse() == expected
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    togglers = [threading.Thread(target=toggler, args=(s,)) for s in range(4)]
-    readers = [threading.Thread(target=traffic) for _ in range(2)]
-    for t in readers + togglers:
-        t.start()
-    for t in togglers:
-        t.join()
-    stop.set()
-    for t in readers:
-        t.join()
+    errors = toggle_during(parse, lambda: integrations.install(codec=backend), integrations.uninstall)
     assert errors == []
     integrations.uninstall()
     assert integrations.installed() == {}
