@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Run wsproto's, websockets', websocket-client's, tornado's and autobahn's own test suites without
-and with wscodec's integrations.
+"""Run wsproto's, websockets', websocket-client's, tornado's, autobahn's and aiohttp's own test
+suites without and with wscodec's integrations.
 
     python scripts/run_upstream_tests.py                       # pinned versions, all codecs built
     python scripts/run_upstream_tests.py --codecs python       # only the pure-Python codec
     python scripts/run_upstream_tests.py --wsproto 1.3.2 --websockets 16.1.1 --workdir /tmp/up
     python scripts/run_upstream_tests.py --only websocket_client --websocket-client 1.9.2
     python scripts/run_upstream_tests.py --only tornado --tornado 6.6.1
+    python scripts/run_upstream_tests.py --only aiohttp --aiohttp 3.14.5
 
 What it does, in a temporary directory (kept with --workdir):
 
@@ -47,6 +48,12 @@ wheel, as in autobahn's own editable installs).
 tornado: its WebSocket tests, ``tornado/test/websocket_test.py`` from the sdist, run with unittest
 against the installed wheel (its C speedups included), as ``tests/test_websocket.py``: the module
 imports only tornado's public modules and ``tornado.test.util``, which the wheel ships.
+aiohttp: its WebSocket tests from the sdist (``tests/test_websocket_*.py`` and
+``tests/test_web_websocket*.py`` but the codspeed benchmarks, with its ``tests/conftest.py``) run by
+pytest against the installed wheel (its compiled reader and mask included), under the sdist's
+``pytest.ini`` without the options of plugins not installed here (xdist, coverage, doctests). They
+need pytest-mock, pytest-timeout (the ini's per-test timeout), isal and zlib-ng (the compression
+tests run over each zlib backend), installed for them.
 """
 
 from __future__ import annotations
@@ -75,12 +82,15 @@ PINS = {
     "websocket_client": "1.9.2",
     "tornado": "6.6.1",
     "autobahn": "26.11.1",
+    "aiohttp": "3.14.5",
 }
 #: websocket-client's network switches (see its tests): off, so those tests skip in every run.
 NETWORK_VARS = ("TEST_WITH_INTERNET", "TEST_WITH_PROXY", "LOCAL_WS_SERVER_PORT")
 #: what else a library's suite needs in the venv (its extras the tests import, its test plugins)
 EXTRA_REQUIREMENTS: Dict[str, List[str]] = {
     "autobahn": ["autobahn[twisted,encryption,compress]", "pytest-asyncio"],
+    # the mocker fixture, the ini's timeout, and the zlib backends its compression tests take
+    "aiohttp": ["pytest-mock", "pytest-timeout", "isal", "zlib-ng"],
 }
 #: autobahn's suites: flavour -> (runner mode, the tests, the environment its CI sets)
 AUTOBAHN_SUITES: Dict[str, Tuple[str, str, Dict[str, str]]] = {
@@ -91,6 +101,15 @@ AUTOBAHN_SUITES: Dict[str, Tuple[str, str, Dict[str, str]]] = {
         {"USE_ASYNCIO": "1"},
     ),
 }
+#: aiohttp pytest.ini lines for plugins not installed here (xdist, coverage, doctests), dropped
+AIOHTTP_DROPPED_OPTIONS = (
+    "--numprocesses",
+    "--cov",
+    "--no-cov-on-fail",
+    "-p pytest_cov",
+    "--doctest-modules",
+    "ignore:Couldn't import C tracer:coverage",  # a warning filter naming coverage's class
+)
 
 # Upstream tests that cannot pass with the integration, each for a reason stated here; each is
 # accepted only as "passed without, failed with".
@@ -373,6 +392,30 @@ def websockets_tests(work: Path, tree: Path) -> Path:
     return target
 
 
+def aiohttp_tests(work: Path, tree: Path) -> Path:
+    """The sdist's WebSocket tests and conftest in a directory of their own (so that they import
+    the installed aiohttp, not the sdist's source beside them), under its pytest.ini minus the
+    options of plugins not installed."""
+    target = work / "aiohttp-tests"
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "tests").mkdir(parents=True)
+    names = ["conftest.py"] + sorted(
+        p.name
+        for pattern in ("test_websocket_*.py", "test_web_websocket*.py")
+        for p in (tree / "tests").glob(pattern)
+    )
+    for name in names:
+        shutil.copy(tree / "tests" / name, target / "tests" / name)
+    ini = [
+        line
+        for line in (tree / "pytest.ini").read_text().splitlines()
+        if not line.strip().startswith(AIOHTTP_DROPPED_OPTIONS)
+    ]
+    (target / "pytest.ini").write_text("\n".join(ini) + "\n")
+    return target
+
+
 # What tornado's own runner (tornado/test/runtests.py) sets up before its tests: warnings as errors
 # for tornado's code, the access log silenced. It also fails a run that logged anything at INFO
 # or above; here every such record goes to log-<codec>.txt beside the tests, and the logs of the
@@ -475,7 +518,7 @@ def start_echo_server(py: Path, tests: Path, env: Dict[str, str]) -> Tuple[subpr
 
 
 #: where each library's suite comes from, when it is not the unpacked sdist itself
-TEST_TREES = {"tornado": tornado_tests, "websocket_client": websocket_client_tests}
+TEST_TREES = {"tornado": tornado_tests, "websocket_client": websocket_client_tests, "aiohttp": aiohttp_tests}
 
 
 def suites(work: Path, lib: str, tree: Path) -> List[Tuple[str, Path, Optional[Tuple[str, str, Dict[str, str]]]]]:
@@ -574,6 +617,7 @@ def main() -> int:
     )
     parser.add_argument("--autobahn", default=PINS["autobahn"], help="version (default %(default)s)")
     parser.add_argument("--tornado", default=PINS["tornado"], help="version (default %(default)s)")
+    parser.add_argument("--aiohttp", default=PINS["aiohttp"], help="version (default %(default)s)")
     parser.add_argument("--only", choices=sorted(PINS))
     parser.add_argument("--codecs", help="comma-separated: c,python (default: every codec built)")
     parser.add_argument(
@@ -593,6 +637,7 @@ def main() -> int:
         "websocket_client": args.websocket_client,
         "autobahn": args.autobahn,
         "tornado": args.tornado,
+        "aiohttp": args.aiohttp,
     }
     if args.only:
         pins = {args.only: pins[args.only]}

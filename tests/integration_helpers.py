@@ -14,6 +14,7 @@ import threading
 import types
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
+import pytest
 from hypothesis import strategies as st
 
 from ._peers import skip_or_fail

@@ -1,17 +1,17 @@
-"""Drop-in speedups: wscodec's codec inside wsproto, websockets, websocket-client, tornado
-and autobahn (daphne), their behaviour unchanged.
+"""Drop-in speedups: wscodec's codec inside wsproto, websockets, websocket-client, tornado,
+autobahn (daphne) and aiohttp, their behaviour unchanged.
 
     import wscodec.integrations
     wscodec.integrations.install("wsproto")   # or "websockets", "websocket_client", "tornado",
-                                              # "autobahn", a list; None: all
+                                              # "autobahn", "aiohttp", a list; None: all
     wscodec.integrations.auto()               # every integration whose library is importable
     wscodec.integrations.uninstall()          # the libraries' original code, exactly
 
 Each integration patches a few methods of its library in place (``wscodec.integrations.wsproto``,
-``.websockets``, ``.websocket_client``, ``.tornado`` and ``.autobahn`` say which and why). The
-fast paths take only input the library accepts and hand everything else to the library's own
-code, so events, exceptions, error messages, close codes and partial-frame delivery stay the library's. Installing
-is idempotent, serialized by a lock and reversible; ``codec=`` picks the wscodec backend ("c" or
+``.websockets``, ``.websocket_client``, ``.tornado``, ``.autobahn`` and ``.aiohttp`` say which and
+why). The fast paths take only input the library accepts and hand everything else to the
+library's own code, so events, exceptions, error messages, close codes and partial-frame delivery
+stay the library's. Installing is idempotent, serialized by a lock and reversible; ``codec=`` picks the wscodec backend ("c" or
 "python"; ``install`` defaults to ``wscodec.BACKEND``, ``auto`` to the compiled one only).
 
 Without a code change: ``WSCODEC_AUTO_INSTALL=1`` (or a comma-separated list such as
@@ -55,6 +55,7 @@ from ._patch import (
 
 __all__ = [
     "INTEGRATIONS",
+    "EXPLICIT_ONLY",
     "install",
     "uninstall",
     "installed",
@@ -74,7 +75,12 @@ INTEGRATIONS: Dict[str, str] = {
     "websocket_client": "websocket",
     "autobahn": "autobahn",
     "tornado": "tornado.websocket",
+    "aiohttp": "aiohttp",
 }
+#: Installed only when named (install("aiohttp"), auto("aiohttp"), WSCODEC_AUTO_INSTALL=aiohttp),
+#: never by auto() or WSCODEC_AUTO_INSTALL=1: aiohttp's server is not measurably faster with it
+#: (its reader is compiled and cannot be reached; see the README).
+EXPLICIT_ONLY = frozenset({"aiohttp"})
 ENV_VAR = "WSCODEC_AUTO_INSTALL"
 
 Names = Union[None, str, Iterable[str]]
@@ -149,9 +155,10 @@ def auto(names: Names = None, *, codec: Codec = None, lazy: bool = False) -> Lis
     get faster (websockets would get slower).
     Pass ``codec="python"`` to install with it anyway. ``lazy=True`` installs an integration when
     its library is first imported (at once if it already is), so that calling this early costs no
-    imports. Returns the names installed or scheduled.
+    imports. Returns the names installed or scheduled. ``names=None`` leaves out EXPLICIT_ONLY.
     """
-    chosen = [n for n in _names(names) if n in available()]
+    selected = _names(names) if names is not None else [n for n in INTEGRATIONS if n not in EXPLICIT_ONLY]
+    chosen = [n for n in selected if n in available()]
     if codec is None and chosen:
         import wscodec
 

@@ -22,7 +22,7 @@ _NONE = ("", "0", "false", "no", "off")
 
 
 def selection(value: str) -> Optional[List[str]]:
-    """The integration names a value of WSCODEC_AUTO_INSTALL asks for (None: all)."""
+    """The integration names a value of WSCODEC_AUTO_INSTALL asks for (None: all but EXPLICIT_ONLY)."""
     value = value.strip().lower()
     if value in _ALL:
         return None
