@@ -427,3 +427,59 @@ def test_failed_connection_without_close_timeout_still_ends(backend):
             raw.close()
 
     hostile(main)
+
+
+def test_peer_close_is_read_while_the_application_only_sends(backend):
+    """The handler only sends, the peer never reads and then closes: its close is read at once
+    (our reading never waits for our writes), and the blocked send() raises with its code."""
+
+    async def main() -> None:
+        seen: List[Any] = []
+
+        async def handler(ws: Any) -> None:
+            try:
+                while True:
+                    await ws.send(b"z" * 65536)
+            except ConnectionClosed as exc:
+                seen.append(exc.code)
+
+        async with serve(handler, codec=backend, max_message_size=None, close_timeout=0.5) as server:
+            raws = [await RawClient.connect(server.port, rcvbuf=4096) for _ in range(10)]
+            for raw in raws:
+                await raw.read_head()
+            await asyncio.sleep(0.2)  # every handler is blocked in send() now
+            for raw in raws:
+                await raw.send(cframe(backend, 8, backend.build_close(1000)))
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 0.4  # well before close_timeout could end anything
+            while loop.time() < end and any(ws.conn.close_received is None for ws in server.connections):
+                await asyncio.sleep(0.01)
+            assert all(ws.conn.close_received == (1000, "") for ws in server.connections)
+            await drained(server)  # the close timeout drops peers that read nothing
+            for raw in raws:
+                raw.close()
+        assert seen == [1000] * 10
+
+    hostile(main)
+
+
+def test_blocked_send_raises_when_the_peer_aborts(backend):
+    async def main() -> None:
+        seen: List[Any] = []
+
+        async def handler(ws: Any) -> None:
+            try:
+                await ws.send(b"y" * (8 << 20))  # far more than the socket buffers take
+                seen.append("returned")
+            except ConnectionClosed as exc:
+                seen.append(exc.code)
+
+        async with serve(handler, codec=backend, max_message_size=None, **FAST) as server:
+            raw = await RawClient.connect(server.port, rcvbuf=4096)
+            await raw.read_head()
+            await asyncio.sleep(0.2)  # the handler is now waiting in send()
+            reset(raw)
+            await drained(server)
+        assert seen == [1006]
+
+    hostile(main)

@@ -1,22 +1,28 @@
 """The asyncio driver of a :class:`wscodec.connection.Connection`: one asyncio.Protocol per socket.
 
 All protocol logic and timers live in the sans-I/O Connection; this layer moves bytes, arms one
-loop timer at ``next_deadline()``, queues messages for ``recv`` and applies back-pressure both
-ways (``send`` waits while the transport is paused; reading pauses while ``max_queue`` messages
-wait to be received).
+loop timer at ``next_deadline()`` and queues messages for ``recv``. Flow control:
+
+* reading pauses only while the application's receive queue is over its high-water mark
+  (``max_queue`` messages or ``max_queue_bytes`` bytes) and resumes at a quarter of both; never
+  because writes are backed up, since two peers that both did that would deadlock. So Close and
+  Ping frames are read and answered while the application is busy sending;
+* once our close is sent the peer's data frames are discarded, so reading resumes whatever the
+  queue holds: the peer's close gets through and ``close_timeout`` bounds the rest;
+* ``send`` waits while the transport's buffer is over ``write_limit``, and raises
+  ConnectionClosed if the connection ends before its data could be written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
-import types
 from typing import Any, AsyncIterator, Deque, Dict, Optional, Tuple, Union
 
-from ..connection import DEFAULT_MAX_MESSAGE_SIZE, Closed, Connection, Message, Pong, State, default_codec
-from ..deflate import DeflateOptions, PerMessageDeflate
+from ..connection import Closed, Connection, Message, Pong, State, default_codec
+from ..deflate import PerMessageDeflate
 from ..errors import ConnectionClosed, ConnectionClosedOK
+from .options import Options
 
 __all__ = ["Options", "WebSocket"]
 
@@ -25,39 +31,10 @@ Data = Union[str, bytes]
 # How long a protocol error's close may wait for the application to read (and answer) the
 # messages that arrived before the error.
 FAIL_GRACE = 1.0
-
-
-@dataclasses.dataclass
-class Options:
-    """Per-connection settings shared by ``serve`` and ``connect`` (keyword arguments of both)."""
-
-    max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE
-    max_frame_size: Optional[int] = None
-    max_queue: Optional[int] = 16  # messages waiting for recv() before reading pauses
-    close_timeout: Optional[float] = 10.0
-    ping_interval: Optional[float] = None
-    ping_timeout: Optional[float] = None
-    idle_timeout: Optional[float] = None
-    idle_close_code: int = 1001
-    write_limit: int = 64 * 1024  # transport high-water mark: send() waits above it
-    codec: Optional[types.SimpleNamespace] = None
-    # permessage-deflate: "deflate" (defaults), a DeflateOptions, or None (off)
-    compression: Union[str, DeflateOptions, None] = "deflate"
-
-    def connection(self, role: str, now: float, deflate: Optional[PerMessageDeflate] = None) -> Connection:
-        return Connection(
-            role,
-            deflate=deflate,
-            max_message_size=self.max_message_size,
-            max_frame_size=self.max_frame_size,
-            codec=self.codec,
-            close_timeout=self.close_timeout,
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            idle_timeout=self.idle_timeout,
-            idle_close_code=self.idle_close_code,
-            now=now,
-        )
+# With permessage-deflate, input is fed to the Connection in slices of this many wire bytes and
+# the receive queue checked between them: one slice inflates to at most ~4 MiB (deflate expands
+# at most ~1032:1), whatever one socket read (256 KiB) holds.
+INFLATE_STEP = 4096
 
 
 class WebSocket(asyncio.Protocol):
@@ -76,8 +53,11 @@ class WebSocket(asyncio.Protocol):
         self.conn: Optional[Connection] = None  # None until the handshake succeeds
         self.subprotocol: Optional[str] = None
         self._queue: Deque[Data] = collections.deque()
+        self._queued = 0  # bytes (characters for text) in _queue
         self._recv_waiter: Optional[asyncio.Future[None]] = None
-        self._reading_paused = False
+        self._reading_paused = False  # by the receive queue, the only reason to stop reading
+        self._held = b""  # input read before reading paused, fed once it resumes
+        self._step: Optional[int] = None  # input slice size (INFLATE_STEP with deflate)
         self._write_paused = False
         self._drain_waiter: Optional[asyncio.Future[None]] = None
         self._closed: asyncio.Future[None] = loop.create_future()
@@ -95,13 +75,29 @@ class WebSocket(asyncio.Protocol):
         transport.set_write_buffer_limits(high=self.options.write_limit)
 
     def data_received(self, data: bytes) -> None:
-        conn = self.conn
-        if conn is None:
+        if self.conn is None:
             self._handshake_data(data)
-            return
-        events = conn.receive_data(data, self.loop.time())
-        if events:
-            self._handle(events)
+        elif self._reading_paused:  # a TLS transport may still deliver what it had decrypted
+            self._held += data
+        else:
+            self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        conn = self.conn
+        assert conn is not None
+        now, step = self.loop.time(), self._step
+        if step is None or len(data) <= step:
+            events = conn.receive_data(data, now)
+            if events:
+                self._handle(events)
+        else:
+            for pos in range(0, len(data), step):
+                events = conn.receive_data(data[pos : pos + step], now)
+                if events:
+                    self._handle(events)
+                if self._reading_paused:  # the queue is full: keep the rest for later
+                    self._held = data[pos + step :]
+                    break
         self._flush()
         self._schedule()
 
@@ -125,17 +121,41 @@ class WebSocket(asyncio.Protocol):
         self._wake_drain()
 
     def pause_writing(self) -> None:
+        # Reading goes on: the peer's close and pings must get through (see the module doc).
         self._write_paused = True
-        # Back-pressure both ways: while the peer does not read what we write (pongs, echoes),
-        # none of its input is read either, so our write buffer stays near the write limit.
-        if self.transport is not None and not self._reading_paused and not self._transport_closing:
-            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        if self.transport is not None and not self._reading_paused and not self._transport_closing:
-            self.transport.resume_reading()
+        self._flush()  # a pong held back while the buffer was full
         self._wake_drain()
+
+    # ------------------------------------------------------------ receive-queue flow control
+    def _over_high_water(self) -> bool:
+        options = self.options
+        return (options.max_queue is not None and len(self._queue) >= options.max_queue) or (
+            options.max_queue_bytes is not None and self._queued >= options.max_queue_bytes
+        )
+
+    def _at_low_water(self) -> bool:
+        options = self.options
+        return (options.max_queue is None or len(self._queue) <= options.max_queue // 4) and (
+            options.max_queue_bytes is None or self._queued <= options.max_queue_bytes // 4
+        )
+
+    def _pause_reading(self) -> None:
+        transport = self.transport
+        if not self._reading_paused and transport is not None and not transport.is_closing():
+            self._reading_paused = True
+            transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        self._reading_paused = False
+        held, self._held = self._held, b""
+        if held and self.conn is not None:
+            self._feed(held)  # may pause again
+        transport = self.transport
+        if not self._reading_paused and transport is not None and not transport.is_closing():
+            transport.resume_reading()
 
     # ------------------------------------------------------------ handshake hooks
     def _handshake_data(self, data: bytes) -> None:
@@ -149,6 +169,7 @@ class WebSocket(asyncio.Protocol):
 
     def _open(self, leftover: bytes, deflate: Optional[PerMessageDeflate] = None) -> None:
         self.conn = self.options.connection(self.role, self.loop.time(), deflate)
+        self._step = None if deflate is None else INFLATE_STEP
         if leftover:
             self.data_received(leftover)
         else:
@@ -162,6 +183,7 @@ class WebSocket(asyncio.Protocol):
             cls = type(event)
             if cls is Message:
                 queue.append(event.data)
+                self._queued += len(event.data)
                 got_message = True
             elif cls is Pong:
                 for payload, rtt in event.acked:
@@ -174,11 +196,8 @@ class WebSocket(asyncio.Protocol):
             waiter = self._recv_waiter
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
-            limit = self.options.max_queue
-            if limit and len(queue) >= limit and not self._reading_paused and self.transport is not None:
-                self._reading_paused = True
-                if not self._write_paused:  # else already paused
-                    self.transport.pause_reading()
+            if not self._reading_paused and self._over_high_water():
+                self._pause_reading()
 
     def _closed_now(self) -> None:
         if not self._closed.done():
@@ -203,6 +222,9 @@ class WebSocket(asyncio.Protocol):
         data = conn.data_to_send()
         if data and not self._transport_closing:
             transport.write(data)
+        if self._reading_paused and conn.close_sent is not None:
+            # Data frames are discarded from now on: read on, for the peer's close.
+            self._resume_reading()
         if conn.should_close_transport:
             if conn.transport_abort:
                 if not self._transport_aborted:
@@ -293,10 +315,14 @@ class WebSocket(asyncio.Protocol):
             await self._drain()
 
     async def _drain(self) -> None:
-        while self._write_paused and not self._transport_closing:
+        """Wait until the write buffer is under ``write_limit``; ConnectionClosed if the
+        connection ends first (what we wrote may never reach the peer)."""
+        while self._write_paused and not self._closed.done():
             if self._drain_waiter is None:
                 self._drain_waiter = self.loop.create_future()
             await asyncio.shield(self._drain_waiter)
+        if self._write_paused:
+            raise self._closed_exception()
 
     async def recv(self) -> Data:
         """The next message (``str`` or ``bytes``); raises ConnectionClosed when none will come."""
@@ -304,13 +330,12 @@ class WebSocket(asyncio.Protocol):
         while True:
             if queue:
                 data = queue.popleft()
+                self._queued -= len(data)
                 if not queue and self._fail_hold_until is not None:
                     # runs after the caller's reply to this last message (same task step)
                     self.loop.call_soon(self._release_failure)
-                if self._reading_paused and len(queue) <= (self.options.max_queue or 0) // 4:
-                    self._reading_paused = False
-                    if self.transport is not None and not self._transport_closing and not self._write_paused:
-                        self.transport.resume_reading()
+                if self._reading_paused and self._at_low_water():
+                    self._resume_reading()
                 return data
             if self._closed.done():
                 raise self._closed_exception()
