@@ -5,6 +5,8 @@ Every test runs once per backend (``codec=backend``).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from wscodec.connection import Connection, State
@@ -195,8 +197,26 @@ def test_frame_limit_below_message_limit(backend):
     failed_with(backend, conn, 1009)
 
 
-def test_messages_before_an_error_come_first_then_the_close(backend):
+def test_protocol_error_after_messages_queues_the_close_at_once(backend):
+    """By default the close that fails the connection is ready right after the receive_data
+    call that found the error, even when that call also delivered messages: a caller without
+    timers still sends it."""
     conn = server(backend)
+    events = conn.receive_data(
+        cframe(backend, 1, "hello") + cframe(backend, 9, b"p") + raw_frame(backend, 0x80 | 0x20 | 1, b"x")
+    )
+    assert events == [Message("hello"), Ping(b"p")]
+    assert not conn.failure_pending and conn.next_deadline() != 0.0
+    frames = frames_of(backend, conn.data_to_send(), from_client=False)
+    assert [f.opcode for f in frames] == [10, 8]  # the pong for the ping before the error, the close
+    assert tuple(backend.parse_close(frames[1].payload))[0] == 1002
+    assert conn.state is State.CLOSING and conn.error.close_code == 1002 and conn.should_close_transport
+    with pytest.raises(ConnectionClosed):
+        conn.send("hello")
+
+
+def test_messages_before_an_error_come_first_then_the_close(backend):
+    conn = server(backend, defer_failure_close=True)
     events = conn.receive_data(
         cframe(backend, 1, "hello") + raw_frame(backend, 0x80 | 0x20 | 1, b"x") + cframe(backend, 9)
     )
@@ -213,7 +233,7 @@ def test_messages_before_an_error_come_first_then_the_close(backend):
 
 
 def test_close_during_pending_failure_sends_the_error(backend):
-    conn = server(backend)
+    conn = server(backend, defer_failure_close=True)
     conn.receive_data(cframe(backend, 2, b"m") + cframe(backend, 0, b"x"))
     conn.close(1000)
     failed_with(backend, conn, 1002)
@@ -254,3 +274,64 @@ def test_send_after_failure_raises(backend):
     with pytest.raises(ConnectionClosed) as info:
         conn.send("x")
     assert info.value.code == 1002
+
+
+def test_input_buffers_are_counted_in_bytes(backend):
+    """A chunk given as a buffer of 2-byte items, then bytes: the decoder counts bytes, so must
+    the early UTF-8 check of the incomplete frame (it misread the next chunk as a header: 1007)."""
+    text = "é" * 150
+    frame = cframe(backend, 1, text.encode())
+    for cut in range(2, 40, 2):
+        for cut2 in range(cut + 1, cut + 30):
+            conn = server(backend)
+            events = conn.receive_data(memoryview(frame[:cut]).cast("H"))
+            events += conn.receive_data(frame[cut:cut2]) + conn.receive_data(bytearray(frame[cut2:]))
+            assert (events, conn.error) == ([Message(text)], None), (cut, cut2)
+
+
+def test_output_buffers_are_counted_in_bytes(backend):
+    client, srv = Connection("client", codec=backend), server(backend)
+    words = memoryview(b"ab" * 62).cast("H")  # 62 items, 124 bytes: a valid control payload
+    client.ping(words)
+    client.pong(words)
+    client.send(words)
+    client.send_fragment(words, fin=False)
+    client.send_fragment(memoryview(b"cd").cast("H"), fin=True)
+    events = srv.receive_data(client.data_to_send())
+    assert events[0].payload == b"ab" * 62 and events[1].payload == b"ab" * 62
+    assert [e.data for e in events[2:]] == [b"ab" * 62, b"ab" * 62 + b"cd"]
+
+
+def client_masks(conn: Connection, n: int) -> bytes:
+    """The masking keys of ``n`` empty binary frames the client sends now."""
+    for _ in range(n):
+        conn.send(b"")
+    out = conn.data_to_send()
+    assert len(out) == 6 * n
+    return b"".join(out[i + 2 : i + 6] for i in range(0, len(out), 6))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_forked_client_draws_fresh_masks(backend):
+    """Masks come from the backend's fork-safe source: a child must not send the masks its
+    parent sends next (a per-connection buffer of random bytes was copied by fork)."""
+    conn = Connection("client", codec=backend)
+    client_masks(conn, 2)  # random bytes fetched before the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report its next masks and leave at once
+        try:
+            os.write(write, client_masks(conn, 16))
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = b""
+    while len(child) < 64:
+        part = os.read(read, 64)
+        if not part:
+            break
+        child += part
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = client_masks(conn, 16)
+    assert len(child) == 64 and child != parent, "the child reused the parent's masks"

@@ -116,14 +116,32 @@ def test_endless_empty_continuation_frames_hold_no_memory(backend):
     assert held < 32 * 1024, held  # 15,000 empty fragments: nothing to keep (now 8 B each)
 
 
-def test_ping_flood_every_ping_answered_in_order(backend):
+def test_ping_flood_holds_one_pong_until_the_output_is_taken(backend):
+    """RFC 6455 5.5.3: a pong not yet sent is replaced by the pong for a newer ping, so a flood
+    read while the output is not taken (writes paused) holds one pong, not one per ping."""
     conn = server(backend)
     pings = b"".join(cframe(backend, 9, b"%05d" % i) for i in range(2000))
-    events = conn.receive_data(pings)
+    events = conn.receive_data(pings[: len(pings) // 2]) + conn.receive_data(pings[len(pings) // 2 :])
     assert events == [Ping(b"%05d" % i) for i in range(2000)]
+    assert conn.pong_pending and not conn.output_pending
     pongs = frames_of(backend, conn.data_to_send(), from_client=False)
-    assert [(f.opcode, bytes(f.payload)) for f in pongs] == [(10, b"%05d" % i) for i in range(2000)]
-    assert conn.data_to_send() == b""  # drained: nothing accumulates between calls
+    assert [(f.opcode, bytes(f.payload)) for f in pongs] == [(10, b"01999")]
+    assert conn.data_to_send() == b"" and not conn.pong_pending  # drained
+    conn.receive_data(cframe(backend, 9, b"next"))  # a ping after the flush gets its own pong
+    assert [bytes(f.payload) for f in frames_of(backend, conn.data_to_send(), from_client=False)] == [b"next"]
+
+
+def test_pending_pong_replaced_in_place_among_other_output(backend):
+    conn = server(backend)
+    conn.receive_data(cframe(backend, 9, b"1"))
+    conn.send("reply")
+    assert conn.pong_pending and conn.output_pending  # the message must go out
+    conn.receive_data(cframe(backend, 9, b"2") + cframe(backend, 9, b"3"))
+    conn.ping(b"mine")  # a ping or pong the application queues is never replaced
+    conn.pong(b"own")
+    conn.receive_data(cframe(backend, 9, b"4"))
+    frames = frames_of(backend, conn.data_to_send(), from_client=False)
+    assert [(f.opcode, bytes(f.payload)) for f in frames] == [(10, b"4"), (1, b"reply"), (9, b"mine"), (10, b"own")]
 
 
 def test_ping_flood_after_close_sent_queues_nothing(backend):

@@ -5,14 +5,23 @@ at each frame header), and UTF-8 validation of text as it arrives: per fragment 
 Utf8Validator, and even inside a frame that is still incomplete (``peek``). Compressed messages
 (permessage-deflate, RSV1 on the first frame) are inflated frame by frame, the decompressed size
 held to the message limit as it grows, and validated after inflation.
+
+With ``fragments`` a message of several frames is not assembled: each frame becomes a
+:class:`~wscodec.events.Fragment` as soon as it is complete and valid (text decoded incrementally),
+so no more than one frame of a message is ever held.
 """
 
 from __future__ import annotations
 
+import codecs
 import types
 from typing import Any, List, Optional, Union
 
+from ._py._buf import byte_view
 from .errors import InvalidUTF8, PayloadTooBig, ProtocolError
+from .events import Fragment, Message
+
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 
 __all__ = ["MessageAssembler"]
 
@@ -20,6 +29,7 @@ _CONT, _TEXT = 0, 1
 _MIN_FRAME_BUDGET = 125  # never squeeze the decoder below a control frame's maximum
 _MAX_HEADER = 14  # 2 + 8 (length) + 4 (mask)
 _SMALL_PART = 4096  # fragments below this are copied together (see _add_part)
+_UNTRACKED = object()  # the header of a partial frame whose start peek() did not see
 
 
 class _Partial:
@@ -38,14 +48,20 @@ class _Partial:
 class MessageAssembler:
     """Turns data frames into messages; raises ProtocolError (1002), InvalidUTF8 (1007) or
     PayloadTooBig (1009). ``decoder`` is the connection's FrameDecoder, whose max_frame_size it
-    narrows to what is left of the message budget while a fragmented message is in progress."""
+    narrows to what is left of the message budget while a fragmented message is in progress.
+
+    Per-message state (the UTF-8 validator and decoder, the list of parts) is created when a
+    message needs it and dropped when it ends: an idle assembler holds none.
+    """
 
     __slots__ = (
         "codec",
         "decoder",
         "max_message_size",
         "frame_limit",
+        "fragments",
         "_validator",
+        "_text",
         "_op",
         "_parts",
         "_tail",
@@ -64,14 +80,17 @@ class MessageAssembler:
         max_message_size: int,
         frame_limit: int,
         deflate: Any = None,
+        fragments: bool = False,
     ) -> None:
         self.codec = codec
         self.decoder = decoder
         self.max_message_size = max_message_size
         self.frame_limit = frame_limit
-        self._validator = codec.Utf8Validator()
+        self.fragments = fragments  # deliver Fragment events instead of assembling
+        self._validator: Any = None  # the text message's Utf8Validator, while one is in progress
+        self._text: Any = None  # with fragments: its incremental decoder
         self._op = 0  # opcode of the fragmented message in progress, 0 when none
-        self._parts: List[Any] = []
+        self._parts: Optional[List[Any]] = None
         self._tail: Optional[bytearray] = None  # where small fragments are gathered
         self._size = 0
         self._partial: Optional[_Partial] = None
@@ -79,6 +98,15 @@ class MessageAssembler:
         self.deflate = deflate  # a wscodec.deflate.PerMessageDeflate when negotiated
         self._compressed = False  # the message in progress had RSV1 on its first frame
         self._inflated = 0  # its decompressed size so far
+
+    def _utf8(self, fresh: bool = False) -> Any:
+        """The text message's validator (``fresh``: reset for a new message)."""
+        v = self._validator
+        if v is None:
+            v = self._validator = self.codec.Utf8Validator()
+        elif fresh:
+            v.reset()
+        return v
 
     def take_skip(self) -> int:
         """Before a feed: payload bytes of the decoder's pending frame already validated (that
@@ -91,9 +119,10 @@ class MessageAssembler:
 
     def data_frame(
         self, op: int, fin: bool, payload: Any, skip: int = 0, rsv1: bool = False
-    ) -> Optional[Union[str, bytes]]:
-        """One data frame; returns the message it completes, else None. ``skip``: leading
-        payload bytes already validated while the frame was incomplete."""
+    ) -> Union[Message, Fragment, None]:
+        """One data frame; returns the Message it completes (or, with ``fragments``, the
+        Fragment it is), else None. ``skip``: leading payload bytes already validated while the
+        frame was incomplete."""
         if op == _CONT:
             if not self._op:
                 raise ProtocolError("continuation frame without a message")
@@ -107,19 +136,19 @@ class MessageAssembler:
                 if self.deflate is None:
                     raise ProtocolError("reserved bits set")
                 if fin:
-                    return self._whole_compressed(op, payload)
+                    return Message(self._whole_compressed(op, payload))
                 self._compressed, self._inflated = True, 0
             elif fin:  # whole message in one frame: the decoder already held it to the limits
                 if op == _TEXT:
                     try:
-                        return str(payload, "utf-8")  # validates and decodes in one pass
+                        return Message(str(payload, "utf-8"))  # validates and decodes in one pass
                     except UnicodeDecodeError:
                         raise InvalidUTF8("invalid UTF-8 in text message") from None
-                return payload if type(payload) is bytes else bytes(payload)
+                return Message(payload if type(payload) is bytes else bytes(payload))
             self._op = op
             self._size = 0
-            if not skip:
-                self._validator.reset()
+            if op == _TEXT:
+                self._utf8(fresh=not skip)
         size = self._size + len(payload)
         if size > self.max_message_size:
             raise PayloadTooBig("message too big")
@@ -128,22 +157,31 @@ class MessageAssembler:
             self._inflated += len(payload)
         if op == _TEXT and not self._validator.feed(memoryview(payload)[skip:] if skip else payload):
             raise InvalidUTF8("invalid UTF-8 in text message")  # at the first bad fragment
-        self._add_part(payload)
+        if fin and op == _TEXT and not self._validator.finish():
+            raise InvalidUTF8("incomplete UTF-8 sequence at the end of a text message")
         self._size = size
+        if self.fragments:
+            piece: Union[str, bytes]
+            if op == _TEXT:
+                if self._text is None:
+                    self._text = _Utf8Decoder()
+                piece = self._text.decode(payload, fin)  # already validated: cannot fail
+            else:
+                piece = payload if type(payload) is bytes else bytes(payload)
+        else:
+            self._add_part(payload)
         if not fin:
             # Next frames may only fill what is left of the budget (checked at their header).
             self._set_frame_budget(
                 min(self.frame_limit, max(self.max_message_size - size, _MIN_FRAME_BUDGET))
             )
-            return None
-        joined = b"".join(self._parts)
+            return Fragment(piece, False) if self.fragments else None
+        joined = b"".join(self._parts) if self._parts is not None else b""
         self._compressed = False  # complete: the inflater keeps its context (if taken over)
         self.reset()
-        if op == _TEXT:
-            if not self._validator.finish():
-                raise InvalidUTF8("incomplete UTF-8 sequence at the end of a text message")
-            return joined.decode("utf-8")
-        return joined
+        if self.fragments:
+            return Fragment(piece, True)
+        return Message(joined.decode("utf-8") if op == _TEXT else joined)
 
     def _whole_compressed(self, op: int, payload: Any) -> Union[str, bytes]:
         data = self.deflate.decompress(payload, True, self.max_message_size)
@@ -157,26 +195,32 @@ class MessageAssembler:
     def _add_part(self, payload: Any) -> None:
         # Small fragments are gathered in one bytearray: a flood of 1-byte or empty fragments
         # costs its payload, not an object and a list slot per fragment (40x the message size).
+        parts = self._parts
+        if parts is None:
+            parts = self._parts = []
         if len(payload) >= _SMALL_PART:
-            self._parts.append(payload)
+            parts.append(payload)
             self._tail = None
         elif len(payload):
             if self._tail is None:
                 self._tail = bytearray()
-                self._parts.append(self._tail)
+                parts.append(self._tail)
             self._tail += payload
 
     def reset(self) -> None:
-        """Drop the message in progress."""
+        """Drop the message in progress (and the per-message state)."""
         if self._compressed:
             self._compressed = False
             if self._op:  # abandoned half-way: its inflater state is of no use
                 self.deflate.reset_decompressor()
+        if self._op or self._parts is not None:
+            self._set_frame_budget(self.frame_limit)
         self._op = 0
-        self._parts = []
+        self._parts = None
         self._tail = None
+        self._text = None
+        self._validator = None
         self._size = 0
-        self._set_frame_budget(self.frame_limit)
 
     def _set_frame_budget(self, limit: int) -> None:
         try:
@@ -192,12 +236,13 @@ class MessageAssembler:
         if not buffered:
             self._partial = None
             return
-        view = memoryview(data)
+        view = byte_view(data)  # counted in bytes, as the decoder counts them
         p = self._partial
         if completed or p is None:  # a new incomplete frame starts in this chunk
             p = self._partial = _Partial()
             if buffered > len(view):
-                return  # its start is not in this chunk: nothing to track
+                p.header = _UNTRACKED  # its start is not in this chunk: nothing to track
+                return
             raw = view[len(view) - buffered :]
         else:
             raw = view
@@ -215,7 +260,7 @@ class MessageAssembler:
             if header.length == 0 or header.rsv1 or self._compressed:
                 return  # compressed text is validated once inflated
             if header.opcode == _TEXT and not self._op:
-                self._validator.reset()
+                self._utf8(fresh=True)
             elif not (header.opcode == _CONT and self._op == _TEXT):
                 return  # only text payloads need an early look
             p.active = True

@@ -12,18 +12,20 @@ means the transport is gone (EOF seen, or aborted): ``close_code`` and friends a
 from __future__ import annotations
 
 import enum
-import os
+import operator
 import types
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._assembler import MessageAssembler
+from ._py._buf import byte_view
 from .errors import ConnectionClosed, ProtocolError
-from .events import Closed, CloseReceived, Event, Message, Ping, Pong
+from .events import Closed, CloseReceived, Event, Fragment, Message, Ping, Pong
 
 __all__ = [
     "Connection",
     "State",
     "Message",
+    "Fragment",
     "Ping",
     "Pong",
     "CloseReceived",
@@ -69,12 +71,36 @@ class Connection:
     Timers (seconds, None = off): ``close_timeout`` (the peer must answer our close, then close
     the transport), ``ping_interval``/``ping_timeout`` (heartbeat; a missed pong aborts with 1006)
     and ``idle_timeout`` (no data message either way: close with ``idle_close_code``).
+    ``deliver_fragments``: a message that arrives in several frames is delivered frame by frame
+    as :class:`Fragment` events (the limits and UTF-8 checks still apply to the whole message)
+    instead of one :class:`Message`, so no more than one frame of it is ever held.
 
     After each call, send ``data_to_send()``; when ``should_close_transport`` turns true, close
-    the transport after flushing, or drop it at once when ``transport_abort`` is true. A protocol
-    error found in the same ``receive_data`` call as complete messages is answered at a deadline
-    "now" (``failure_pending``), so the application can answer those messages first.
+    the transport after flushing, or drop it at once when ``transport_abort`` is true.
+
+    A protocol error fails the connection at once: input stops, and the close frame with the
+    error's code is in ``data_to_send()`` right after the ``receive_data`` call that found it,
+    after the replies to everything before it (pongs). With ``defer_failure_close``, when that
+    call also delivered messages, the close waits instead for ``handle_timeout`` at a deadline
+    "now" (``failure_pending``, ``next_deadline()``) or for ``close()``, so that the application
+    can answer those messages first; a caller that sets it must run the timers.
+
+    Pings are answered automatically; a pong not yet taken by ``data_to_send()`` is replaced by
+    the pong for a newer ping (RFC 6455 5.5.3), so an I/O layer that leaves the output alone
+    while its writes are paused holds at most one pong. ``output_pending`` says whether anything
+    else waits (then it should write), ``pong_pending`` whether such a pong does.
     """
+
+    __slots__ = (
+        "role", "is_client", "codec", "_build_frame", "_build_close", "_parse_close",
+        "max_message_size", "deflate", "_decoder", "_assembler", "close_timeout", "ping_interval",
+        "ping_timeout", "idle_timeout", "idle_close_code", "defer_failure_close", "state", "_now",
+        "_out", "_pong_at", "_input_closed", "close_sent", "close_received", "error", "close_code",
+        "close_reason", "was_clean", "closed_by", "should_close_transport", "transport_abort",
+        "_abort_reason", "_close_deadline", "_eof_deadline", "_transport_deadline", "_ping_next",
+        "_ping_deadline", "_ping_payload", "_last_activity", "_pings", "last_rtt", "_ping_count",
+        "_mask", "_delivered", "_fail_pending", "_fail_at", "_stream_op", "_stream_sent",
+    )
 
     def __init__(
         self,
@@ -90,6 +116,8 @@ class Connection:
         idle_timeout: Optional[float] = None,
         idle_close_code: int = 1001,
         now: float = 0.0,
+        deliver_fragments: bool = False,
+        defer_failure_close: bool = False,
     ) -> None:
         if role not in ("server", "client"):
             raise ValueError("role must be 'server' or 'client'")
@@ -108,16 +136,20 @@ class Connection:
         self._decoder = codec.FrameDecoder(
             require_mask=not self.is_client, max_frame_size=limit, allow_rsv1=deflate is not None
         )
-        self._assembler = MessageAssembler(codec, self._decoder, self.max_message_size, limit, deflate)
+        self._assembler = MessageAssembler(
+            codec, self._decoder, self.max_message_size, limit, deflate, deliver_fragments
+        )
         self.close_timeout = close_timeout
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.idle_timeout = idle_timeout
         self.idle_close_code = idle_close_code
+        self.defer_failure_close = defer_failure_close
 
         self.state = State.OPEN
         self._now = now
         self._out: List[bytes] = []
+        self._pong_at = -1  # index in _out of the automatic pong not yet taken, -1 if none
         self._input_closed = False  # after a close was received or the connection failed
         self.close_sent: Optional[Tuple[Optional[int], str]] = None
         self.close_received: Optional[Tuple[int, str]] = None
@@ -137,14 +169,16 @@ class Connection:
         self._ping_deadline: Optional[float] = None
         self._ping_payload: Optional[bytes] = None
         self._last_activity = now
-        self.pings: Dict[bytes, float] = {}  # outstanding ping payload -> time sent
+        self._pings: Optional[Dict[bytes, float]] = None  # see the ``pings`` property
         self.last_rtt: Optional[float] = None
         self._ping_count = 0
-        self._masks = b""
-        self._mask_pos = 0
-        self._delivered = False  # this receive_data call produced a Message
+        # Client masks: build_frame(mask=True) draws them from the backend's fork-safe source.
+        self._mask = self.is_client
+        self._delivered = False  # this receive_data call produced a Message or Fragment
         self._fail_pending: Optional[Tuple[int, str]] = None
         self._fail_at = 0.0
+        self._stream_op = 0  # opcode of the message send_fragment() is streaming, 0 when none
+        self._stream_sent = False  # ... and whether its first frame went out
 
     # ---------------------------------------------------------------- input
     def receive_data(self, data: Any, now: Optional[float] = None) -> List[Event]:
@@ -153,6 +187,8 @@ class Connection:
         events: List[Event] = []
         if self._input_closed or self.state is State.CLOSED:
             return events  # after a close or a failure nothing more is read
+        if type(data) is not bytes:
+            data = byte_view(data)  # the decoder and peek() must count the same units: bytes
         skip = self._assembler.take_skip()
         self._delivered = False
         error: Optional[ProtocolError] = None
@@ -197,7 +233,7 @@ class Connection:
             elif op == _PING:
                 payload = bytes(frame.payload)
                 if self.close_sent is None:
-                    self._out.append(self._build_frame(_PONG, payload, mask=self._mask()))
+                    self._queue_pong(payload)
                 events.append(Ping(payload))
             elif op == _PONG:
                 self._on_pong(bytes(frame.payload), events)
@@ -207,21 +243,30 @@ class Connection:
 
     def _on_data(self, op: int, frame: Any, events: List[Event], skip: int) -> None:
         try:
-            message = self._assembler.data_frame(op, frame.fin, frame.payload, skip, frame.rsv1)
+            event = self._assembler.data_frame(op, frame.fin, frame.payload, skip, frame.rsv1)
         except ProtocolError as exc:
             return self._fail(exc.close_code, exc.reason, exc)
         self._last_activity = self._now
-        if message is not None:
-            events.append(Message(message))
+        if event is not None:
+            events.append(event)
             self._delivered = True
         return None
+
+    def _queue_pong(self, payload: bytes) -> None:
+        frame = self._build_frame(_PONG, payload, mask=self._mask)
+        if self._pong_at >= 0:  # RFC 6455 5.5.3: only the most recent ping needs its pong
+            self._out[self._pong_at] = frame
+        else:
+            self._pong_at = len(self._out)
+            self._out.append(frame)
 
     def _on_pong(self, payload: bytes, events: List[Event]) -> None:
         rtt: Optional[float] = None
         acked: List[Tuple[bytes, float]] = []
-        if payload in self.pings:
-            for sent_payload, sent_at in list(self.pings.items()):
-                del self.pings[sent_payload]
+        pings = self._pings
+        if pings and payload in pings:
+            for sent_payload, sent_at in list(pings.items()):
+                del pings[sent_payload]
                 acked.append((sent_payload, self._now - sent_at))
                 if sent_payload == self._ping_payload:
                     self._ping_deadline = self._ping_payload = None
@@ -267,16 +312,17 @@ class Connection:
     def _fail(self, code: int, reason: str, exc: Optional[ProtocolError] = None) -> None:
         """Fail the connection (RFC 6455 7.1.7): read no more, send a close with the error's code.
 
-        When this input already produced messages, the close waits for a deadline at "now" so
-        that the application sees (and may answer) them first: the peer gets the replies to
-        everything it sent correctly, then the close (what Autobahn calls strict).
+        With ``defer_failure_close``, when this input already produced messages, the close waits
+        for a deadline at "now" so that the application sees (and may answer) them first: the
+        peer gets the replies to everything it sent correctly, then the close (what Autobahn
+        calls strict).
         """
         if self.state is State.CLOSED or self._input_closed:
             return
         self.error = exc if exc is not None else ProtocolError(reason, code)
         self._input_closed = True
         self._assembler.reset()
-        if self._delivered and self.close_sent is None:
+        if self.defer_failure_close and self._delivered and self.close_sent is None:
             self._fail_pending, self._fail_at = (code, reason), self._now
         else:
             self._fail_close(code, reason)
@@ -294,18 +340,87 @@ class Connection:
         self._closing_done()
 
     # ---------------------------------------------------------------- output
-    def send(self, data: Union[str, bytes, bytearray, memoryview], now: Optional[float] = None) -> None:
-        """Queue one message: text for ``str``, binary for a bytes-like object."""
+    def send(
+        self,
+        data: Union[str, bytes, bytearray, memoryview],
+        now: Optional[float] = None,
+        *,
+        fragment_size: Optional[int] = None,
+    ) -> None:
+        """Queue one message: text for ``str``, binary for a bytes-like object.
+
+        ``fragment_size``: send it as frames of at most this many payload bytes (with
+        permessage-deflate, the compressed payload is what is split). Raises RuntimeError while
+        a message streamed with ``send_fragment`` is unfinished.
+        """
         if now is not None:
             self._now = now
-        self._check_open()
+        if fragment_size is not None:
+            fragment_size = operator.index(fragment_size)
+            if fragment_size < 1:
+                raise ValueError("fragment_size must be at least 1")
         op = _TEXT if isinstance(data, str) else _BINARY
-        if self.deflate is not None:
-            payload, rsv1 = self.deflate.encode(data)
-            self._out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask()))
-        else:
-            self._out.append(self._build_frame(op, data, mask=self._mask()))
+        if op == _BINARY and type(data) is not bytes:
+            data = byte_view(data)  # lengths in bytes whatever the buffer's item format
+        self._check_open()
+        if self._stream_op:
+            raise RuntimeError("a message streamed with send_fragment() is unfinished")
+        self._send_message(op, data, fragment_size)
+
+    def _send_message(self, op: int, data: Any, fragment_size: Optional[int]) -> None:
+        payload, rsv1 = self.deflate.encode(data) if self.deflate is not None else (data, False)
+        if fragment_size is not None and isinstance(payload, str):
+            payload = payload.encode("utf-8")
+        if fragment_size is None or len(payload) <= fragment_size:
+            self._out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask))
+        else:  # RFC 7692 6.1: RSV1 on the first frame only
+            view, size, build, out = memoryview(payload), len(payload), self._build_frame, self._out
+            for start in range(0, size, fragment_size):
+                end = start + fragment_size
+                out.append(build(op, view[start:end], fin=end >= size, rsv1=rsv1, mask=self._mask))
+                op, rsv1 = _CONT, False
         self._last_activity = self._now
+
+    def send_fragment(
+        self, data: Union[str, bytes, bytearray, memoryview], now: Optional[float] = None, *, fin: bool
+    ) -> None:
+        """Queue one piece of a message streamed out piece by piece; ``fin`` ends the message.
+
+        The first piece's type sets the message's (``str``: text, bytes-like: binary); later
+        pieces must be of the same kind (TypeError). Each non-empty piece goes out as one frame
+        (an empty non-final piece sends nothing). With permessage-deflate the pieces are one
+        compressed stream, each flushed so that the peer can inflate it at once. Until the final
+        piece, ``send`` raises RuntimeError; ping, pong and close may interleave (a close
+        abandons the message).
+        """
+        if now is not None:
+            self._now = now
+        text = isinstance(data, str)
+        if not text and type(data) is not bytes:
+            data = byte_view(data)
+        self._check_open()
+        op = self._stream_op
+        if op and (op == _TEXT) != text:
+            raise TypeError("a %s message continues with %s pieces" % (
+                ("text", "str") if op == _TEXT else ("binary", "bytes-like")))
+        op = op or (_TEXT if text else _BINARY)
+        first = not self._stream_sent
+        if first and fin:  # the whole message in one piece: exactly what send() does
+            self._stream_op = 0
+            return self._send_message(op, data, None)
+        if not fin and not len(data):
+            self._stream_op = op
+            return None
+        if self.deflate is not None:
+            payload, rsv1 = self.deflate.encode_piece(data, fin), first
+        else:
+            payload, rsv1 = data, False
+        self._out.append(
+            self._build_frame(op if first else _CONT, payload, fin=fin, rsv1=rsv1, mask=self._mask)
+        )
+        self._stream_op, self._stream_sent = (0, False) if fin else (op, True)
+        self._last_activity = self._now
+        return None
 
     def ping(self, payload: Optional[bytes] = None, now: Optional[float] = None) -> bytes:
         """Queue a ping and return its payload (a fresh 4-byte counter when None); a Pong event
@@ -313,23 +428,25 @@ class Connection:
         if now is not None:
             self._now = now
         self._check_open()
+        pings = self.pings
         if payload is None:
             while True:
                 self._ping_count += 1
                 payload = (self._ping_count & 0xFFFFFFFF).to_bytes(4, "big")
-                if payload not in self.pings:
+                if payload not in pings:
                     break
-        payload = bytes(payload)
-        if payload in self.pings:
+        payload = bytes(byte_view(payload))
+        if payload in pings:
             raise ValueError("a ping with this payload is already waiting for its pong")
-        self._out.append(self._build_frame(_PING, payload, mask=self._mask()))
-        self.pings[payload] = self._now
+        self._out.append(self._build_frame(_PING, payload, mask=self._mask))
+        pings[payload] = self._now
         return payload
 
     def pong(self, payload: bytes = b"") -> None:
         """Queue an unsolicited pong (a one-way heartbeat)."""
+        payload = byte_view(payload)
         self._check_open()
-        self._out.append(self._build_frame(_PONG, payload, mask=self._mask()))
+        self._out.append(self._build_frame(_PONG, payload, mask=self._mask))
 
     def close(
         self,
@@ -361,9 +478,10 @@ class Connection:
     def _queue_close(
         self, code: Optional[int], reason: str, payload: bytes, timeout: Optional[float] = None
     ) -> None:
-        self._out.append(self._build_frame(_CLOSE, payload, mask=self._mask()))
+        self._out.append(self._build_frame(_CLOSE, payload, mask=self._mask))
         self.close_sent = (code, reason)
         self.state = State.CLOSING
+        self._stream_op, self._stream_sent = 0, False  # a streamed message is abandoned
         self._ping_next = self._ping_deadline = None
         timeout = self.close_timeout if timeout is None else timeout
         if timeout is not None and self.close_received is None:
@@ -382,21 +500,34 @@ class Connection:
         return self._set_closed()
 
     def data_to_send(self) -> bytes:
+        """Everything queued for the peer, in order (b"" when nothing is)."""
         out = self._out
         if not out:
             return b""
-        self._out = []
-        return out[0] if len(out) == 1 else b"".join(out)
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        self._pong_at = -1
+        return data
 
-    def _mask(self) -> Optional[bytes]:
-        if not self.is_client:
-            return None
-        # Masks come from the OS CSPRNG, fetched in blocks to save a syscall per frame.
-        pos = self._mask_pos
-        if pos >= len(self._masks):
-            self._masks, pos = os.urandom(1024), 0
-        self._mask_pos = pos + 4
-        return self._masks[pos : pos + 4]
+    @property
+    def output_pending(self) -> bool:
+        """Something other than an automatic pong waits in ``data_to_send()``: an I/O layer
+        whose writes are paused should still write it (a close, or frames the application
+        queued); a lone pong may wait (see the class docstring)."""
+        return len(self._out) > (1 if self._pong_at >= 0 else 0)
+
+    @property
+    def pong_pending(self) -> bool:
+        """An automatic pong waits in ``data_to_send()`` (replaced by a newer ping's)."""
+        return self._pong_at >= 0
+
+    @property
+    def pings(self) -> Dict[bytes, float]:
+        """Pings waiting for their pong: payload -> time sent (created on first use)."""
+        pings = self._pings
+        if pings is None:
+            pings = self._pings = {}
+        return pings
 
     def _check_open(self) -> None:
         if self.state is not State.OPEN:

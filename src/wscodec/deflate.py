@@ -328,6 +328,25 @@ class PerMessageDeflate:
         self.sent_compressed += 1
         return memoryview(out)[:-4], True  # RFC 7692 7.2.1: drop the 00 00 ff ff tail
 
+    def encode_piece(self, data: Union[str, bytes, bytearray, memoryview], fin: bool) -> Any:
+        """One piece of an outgoing message streamed in pieces (``Connection.send_fragment``;
+        its first frame carries RSV1): the piece compressed as the continuation of one deflate
+        stream, sync-flushed so that the peer can inflate everything sent so far; the last piece
+        (``fin``) without the 00 00 ff ff tail (RFC 7692 7.2.1). A streamed message is always
+        compressed (its size is not known up front); context takeover as in ``encode``."""
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        c = self._compressor
+        if c is None:
+            z = self._czlib
+            c = self._compressor = z.compressobj(self._level, z.DEFLATED, -self._local_bits, self._mem_level)
+        out = c.compress(raw) + c.flush(self._czlib.Z_SYNC_FLUSH)
+        if not fin:
+            return out
+        if self._local_reset:
+            self._compressor = None
+        self.sent_compressed += 1
+        return memoryview(out)[:-4]
+
     def decompress(self, payload: Any, fin: bool, limit: int) -> bytes:
         """Inflate one frame of a compressed message (``fin``: its last); at most ``limit``
         bytes of output or PayloadTooBig (1009), found as it inflates: a small payload that

@@ -7,13 +7,23 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional, Tuple, Union
 
-__all__ = ["Message", "Ping", "Pong", "CloseReceived", "Closed", "Event"]
+__all__ = ["Message", "Fragment", "Ping", "Pong", "CloseReceived", "Closed", "Event"]
 
 
 class Message(NamedTuple):
     """A complete data message: ``str`` for text, ``bytes`` for binary."""
 
     data: Union[str, bytes]
+
+
+class Fragment(NamedTuple):
+    """One frame of a message that arrived in several frames, when the connection delivers
+    fragments (``Connection(deliver_fragments=True)``): ``str`` for text (decoded incrementally,
+    so a piece may be "" when its frame ends inside a character), ``bytes`` for binary; ``fin``
+    is True on the message's last piece. A message sent in one frame stays a :class:`Message`."""
+
+    data: Union[str, bytes]
+    fin: bool
 
 
 class Ping(NamedTuple):
@@ -49,4 +59,4 @@ class Closed(NamedTuple):
     closed_by: str
 
 
-Event = Union[Message, Ping, Pong, CloseReceived, Closed]
+Event = Union[Message, Fragment, Ping, Pong, CloseReceived, Closed]
