@@ -80,6 +80,11 @@ class Options:
             idle_timeout=self.idle_timeout,
             idle_close_code=self.idle_close_code,
             now=now,
+            # recv() joins the pieces; recv_streaming() hands them out as they come, so a large
+            # fragmented message never has to be held whole
+            deliver_fragments=True,
+            # the replies to messages before a protocol error go out before its close (FAIL_GRACE)
+            defer_failure_close=True,
         )
 
 

@@ -10,16 +10,22 @@ loop timer at ``next_deadline()`` and queues messages for ``recv``. Flow control
 * once our close is sent the peer's data frames are discarded, so reading resumes whatever the
   queue holds: the peer's close gets through and ``close_timeout`` bounds the rest;
 * ``send`` waits while the transport's buffer is over ``write_limit``, and raises
-  ConnectionClosed if the connection ends before its data could be written.
+  ConnectionClosed if the connection ends before its data could be written; while it is over,
+  an automatic pong stays in the Connection, replaced by the next ping's (one pong at most).
+
+Messages that arrive in several frames are queued frame by frame (``Fragment`` events):
+``recv`` joins them, ``recv_streaming`` hands them out as they come, so the receive queue's
+byte mark bounds a large message too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any, AsyncIterator, Deque, Dict, Optional, Tuple, Union
+from typing import Any, AsyncIterable, AsyncIterator, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ..connection import Closed, Connection, Message, Pong, State, default_codec
+from ..events import Fragment
 from ..deflate import PerMessageDeflate
 from ..errors import ConnectionClosed, ConnectionClosedOK
 from .options import Options
@@ -27,6 +33,8 @@ from .options import Options
 __all__ = ["Options", "WebSocket"]
 
 Data = Union[str, bytes]
+Piece = Union[str, bytes, bytearray, memoryview]
+Sendable = Union[Piece, Iterable[Piece], AsyncIterable[Piece]]
 
 # How long a protocol error's close may wait for the application to read (and answer) the
 # messages that arrived before the error.
@@ -52,8 +60,11 @@ class WebSocket(asyncio.Protocol):
         self.transport: Optional[asyncio.Transport] = None
         self.conn: Optional[Connection] = None  # None until the handshake succeeds
         self.subprotocol: Optional[str] = None
-        self._queue: Deque[Data] = collections.deque()
+        self._queue: Deque[Union[Data, Fragment]] = collections.deque()
         self._queued = 0  # bytes (characters for text) in _queue
+        self._parts: List[Data] = []  # the pieces recv() took of a fragmented message so far
+        self._skip_rest = False  # a recv_streaming() iterator was left mid-message
+        self._sending: Optional[asyncio.Future[None]] = None  # a streamed send() in progress
         self._recv_waiter: Optional[asyncio.Future[None]] = None
         self._reading_paused = False  # by the receive queue, the only reason to stop reading
         self._held = b""  # input read before reading paused, fed once it resumes
@@ -185,6 +196,10 @@ class WebSocket(asyncio.Protocol):
                 queue.append(event.data)
                 self._queued += len(event.data)
                 got_message = True
+            elif cls is Fragment:
+                queue.append(event)
+                self._queued += len(event.data)
+                got_message = True
             elif cls is Pong:
                 for payload, rtt in event.acked:
                     fut = self._pong_waiters.pop(payload, None)
@@ -219,7 +234,9 @@ class WebSocket(asyncio.Protocol):
         transport = self.transport
         if conn is None or transport is None:
             return
-        data = conn.data_to_send()
+        # While the peer does not read, a lone automatic pong waits (and is replaced by the
+        # next ping's) until resume_writing: a ping flood cannot grow the write buffer.
+        data = conn.data_to_send() if conn.output_pending or not self._write_paused else b""
         if data and not self._transport_closing:
             transport.write(data)
         if self._reading_paused and conn.close_sent is not None:
@@ -305,11 +322,60 @@ class WebSocket(asyncio.Protocol):
         return self.conn
 
     # ------------------------------------------------------------ public API
-    async def send(self, message: Union[str, bytes, bytearray, memoryview]) -> None:
-        """Send a text (``str``) or binary (bytes-like) message; waits while the transport is
-        paused. Raises ConnectionClosed once closing has started."""
+    async def send(self, message: Sendable) -> None:
+        """Send a message: text for ``str``, binary for a bytes-like object, split in frames of
+        ``fragment_size`` if set. An iterable or async iterable of pieces (all ``str`` or all
+        bytes-like, else TypeError) is sent as one fragmented message, a frame per piece, without
+        holding it whole; an empty one sends nothing. If the pieces fail after the first one
+        went out, the connection is closed with 1011 and the error raised.
+
+        Waits while the transport's buffer is over ``write_limit``. Raises ConnectionClosed once
+        closing has started, or if the connection ends while this waits."""
         conn = self._require()
-        conn.send(message, self.loop.time())
+        while self._sending is not None:  # messages do not interleave with a streamed one
+            await asyncio.shield(self._sending)
+        if isinstance(message, (str, bytes, bytearray, memoryview)):
+            conn.send(message, self.loop.time(), fragment_size=self.options.fragment_size)
+            self._flush()
+            if self._write_paused:
+                await self._drain()
+            return
+        if isinstance(message, Mapping) or not isinstance(message, (Iterable, AsyncIterable)):
+            raise TypeError("send() takes str, a bytes-like object, or an iterable or async iterable "
+                            "of them, not %s" % type(message).__name__)
+        self._sending = self.loop.create_future()
+        try:
+            await self._send_pieces(conn, message)
+        finally:
+            done, self._sending = self._sending, None
+            done.set_result(None)
+
+    async def _send_pieces(self, conn: Connection, message: Union[Iterable[Piece], AsyncIterable[Piece]]) -> None:
+        held: Optional[Piece] = None  # each piece waits for the next: the last one carries FIN
+        text: Optional[bool] = None
+        try:
+            async for piece in _pieces(message):
+                is_text = isinstance(piece, str)
+                if not is_text and not isinstance(piece, (bytes, bytearray, memoryview)):
+                    raise TypeError("message pieces must be str or bytes-like, not %s" % type(piece).__name__)
+                if text is None:
+                    text = is_text
+                elif is_text != text:
+                    raise TypeError("a message's pieces must all be str or all bytes-like")
+                if held is not None:
+                    await self._send_fragment(conn, held, fin=False)
+                held = piece
+        except BaseException:
+            if conn.state is State.OPEN and conn._stream_op:  # part of the message is out
+                conn.close(1011, "error in a fragmented message", self.loop.time())
+                self._flush()
+                self._schedule()
+            raise
+        if held is not None:
+            await self._send_fragment(conn, held, fin=True)
+
+    async def _send_fragment(self, conn: Connection, piece: Piece, fin: bool) -> None:
+        conn.send_fragment(piece, self.loop.time(), fin=fin)
         self._flush()
         if self._write_paused:
             await self._drain()
@@ -325,18 +391,64 @@ class WebSocket(asyncio.Protocol):
             raise self._closed_exception()
 
     async def recv(self) -> Data:
-        """The next message (``str`` or ``bytes``); raises ConnectionClosed when none will come."""
+        """The next message (``str`` or ``bytes``); raises ConnectionClosed when none will come.
+        A fragmented message is joined here (at most ``max_message_size``)."""
+        parts = self._parts
+        while True:
+            item = await self._next()
+            if type(item) is not Fragment:
+                return item  # type: ignore[return-value]
+            parts.append(item.data)  # kept across a cancelled recv(): nothing is lost
+            if item.fin:
+                data = "".join(parts) if isinstance(parts[0], str) else b"".join(parts)  # type: ignore
+                parts.clear()
+                return data
+
+    async def recv_streaming(self) -> AsyncIterator[Data]:
+        """The next message piece by piece, as its frames arrive: ``async for piece in
+        ws.recv_streaming()``. Pieces are ``str`` for a text message (a piece may be "" when a
+        frame ends inside a character) or ``bytes``; a message sent in one frame is one piece.
+        Memory stays bounded by the receive queue whatever the message size. Leaving the loop
+        early discards the rest of that message. Raises ConnectionClosed when none will come."""
+        if self._parts:  # a cancelled recv() had started this message
+            first: Data = "".join(self._parts) if isinstance(self._parts[0], str) else b"".join(self._parts)  # type: ignore
+            self._parts.clear()
+            item: Union[Data, Fragment] = Fragment(first, False)
+        else:
+            item = await self._next()
+        if type(item) is not Fragment:
+            yield item  # type: ignore[misc]
+            return
+        done = False
+        try:
+            while True:
+                done = item.fin  # type: ignore[union-attr]
+                yield item.data  # type: ignore[union-attr]
+                if done:
+                    return
+                item = await self._next()
+        finally:
+            if not done:
+                self._skip_rest = True
+
+    async def _next(self) -> Union[Data, Fragment]:
+        """The next queued message or fragment (waiting for one), with the queue's accounting."""
         queue = self._queue
         while True:
             if queue:
-                data = queue.popleft()
-                self._queued -= len(data)
+                item = queue.popleft()
+                fragment = type(item) is Fragment
+                self._queued -= len(item.data if fragment else item)  # type: ignore[union-attr,arg-type]
                 if not queue and self._fail_hold_until is not None:
                     # runs after the caller's reply to this last message (same task step)
                     self.loop.call_soon(self._release_failure)
                 if self._reading_paused and self._at_low_water():
                     self._resume_reading()
-                return data
+                if self._skip_rest:  # the rest of a message whose iterator was left
+                    self._skip_rest = fragment and not item.fin  # type: ignore[union-attr]
+                    if fragment:
+                        continue
+                return item
             if self._closed.done():
                 raise self._closed_exception()
             if self._recv_waiter is not None:
@@ -447,3 +559,12 @@ class WebSocket(asyncio.Protocol):
     def __repr__(self) -> str:
         state = "HANDSHAKE" if self.conn is None else self.conn.state.name
         return "<%s %s %s>" % (type(self).__name__, state, self.remote_address)
+
+
+async def _pieces(message: Union[Iterable[Piece], AsyncIterable[Piece]]) -> AsyncIterator[Piece]:
+    if isinstance(message, AsyncIterable):
+        async for piece in message:
+            yield piece
+    else:
+        for piece in message:
+            yield piece

@@ -1,0 +1,166 @@
+"""Streaming large messages with the asyncio server and client: ``send`` of an iterable or async
+iterable of pieces, ``recv_streaming``, ``fragment_size``; a message far larger than what either
+side holds at once."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tracemalloc
+from typing import Any, AsyncIterator, List
+
+import pytest
+
+from wscodec.asyncio import ConnectionClosedError, connect, serve
+
+from .connection_helpers import run, within
+
+
+def url(server: Any) -> str:
+    return "ws://127.0.0.1:%d/" % server.port
+
+
+async def pieces_of(ws: Any) -> List[Any]:
+    return [piece async for piece in ws.recv_streaming()]
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+def test_iterables_go_out_as_one_fragmented_message(backend, compression):
+    got: List[Any] = []
+
+    async def handler(ws: Any) -> None:
+        got.append(await pieces_of(ws))  # text: a piece per frame
+        got.append(await ws.recv())  # binary, joined
+        got.append(await pieces_of(ws))  # one frame: one piece
+        got.append(await pieces_of(ws))  # fragment_size splits plain sends
+
+    async def agen() -> AsyncIterator[bytes]:
+        for i in range(3):
+            await asyncio.sleep(0)
+            yield bytes([i]) * 1000
+
+    async def main() -> None:
+        opts = dict(codec=backend, compression=compression)
+        async with serve(handler, **opts) as server:
+            async with connect(url(server), fragment_size=4000, **opts) as ws:
+                await ws.send(["hé", "llo", " wörld"])
+                await ws.send(agen())
+                await ws.send(iter([b"only"]))
+                await ws.send(b"z" * 10_000 if compression is None else bytes(range(256)) * 40)
+                await within(ws.wait_closed())
+
+    run(main())
+    assert got[0] == ["hé", "llo", " wörld"]
+    assert got[1] == b"\x00" * 1000 + b"\x01" * 1000 + b"\x02" * 1000
+    assert got[2] == [b"only"]
+    if compression is None:
+        assert got[3] == [b"z" * 4000, b"z" * 4000, b"z" * 2000]
+    else:  # the compressed payload is what is split
+        assert b"".join(got[3]) == bytes(range(256)) * 40 and len(got[3]) >= 1
+
+
+def test_bad_pieces(backend):
+    seen: List[Any] = []
+
+    async def handler(ws: Any) -> None:
+        try:
+            async for message in ws:
+                seen.append(message)
+        except ConnectionClosedError as exc:
+            seen.append(exc.code)
+
+    async def main() -> None:
+        async with serve(handler, codec=backend) as server:
+            async with connect(url(server), codec=backend) as ws:
+                for bad in (42, {"a": "b"}, [1, 2]):
+                    with pytest.raises(TypeError):
+                        await ws.send(bad)  # nothing went out: still open
+                await ws.send("ok")
+                with pytest.raises(TypeError, match="all be str or all bytes-like"):
+                    await ws.send(["text", b"bytes"])  # found before the first piece went out
+                assert ws.open
+                with pytest.raises(TypeError, match="all be str or all bytes-like"):
+                    await ws.send(["a", "b", b"c"])
+                assert not ws.open  # half a message was out: we closed
+                await within(ws.wait_closed())
+                assert ws.close_code == 1011
+
+    run(main())
+    assert seen == ["ok", 1011]
+
+
+def test_abandoned_stream_and_queued_sends(backend):
+    """Leaving recv_streaming() early drops the rest of that message only; a send() issued
+    while a streamed one runs goes out after it, not inside it."""
+    got: List[Any] = []
+
+    async def handler(ws: Any) -> None:
+        async for piece in ws.recv_streaming():
+            got.append(piece)
+            break
+        await asyncio.sleep(0.1)
+        got.append(await ws.recv())
+        got.append(await ws.recv())
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        async def slow() -> AsyncIterator[str]:
+            yield "a"
+            await gate.wait()
+            yield "b"
+            yield "c"
+
+        async with serve(handler, codec=backend) as server:
+            async with connect(url(server), codec=backend) as ws:
+                streamed = asyncio.ensure_future(ws.send(slow()))
+                await asyncio.sleep(0.05)
+                other = asyncio.ensure_future(ws.send("after"))
+                await asyncio.sleep(0.05)
+                assert not other.done()  # waits for the streamed message
+                gate.set()
+                await within(asyncio.gather(streamed, other))
+                await ws.send("next")
+                await within(ws.wait_closed())
+
+    run(main())
+    assert got == ["a", "after", "next"]
+
+
+def test_a_large_message_streams_through_both_sides(backend):
+    """64 MiB out, echoed back piece by piece (``send(ws.recv_streaming())``), read piece by
+    piece: neither side ever holds more than a small part of it."""
+    size, piece = 64 << 20, 256 << 10
+    block = hashlib.sha256(b"wscodec").digest() * (piece // 32)
+
+    async def echo(ws: Any) -> None:
+        await ws.send(ws.recv_streaming())
+
+    async def source() -> AsyncIterator[bytes]:
+        for _ in range(size // piece):
+            yield block
+            await asyncio.sleep(0)
+
+    async def main() -> int:
+        opts = dict(codec=backend, max_message_size=None, compression=None)
+        async with serve(echo, **opts) as server:
+            async with connect(url(server), **opts) as ws:
+                sender = asyncio.ensure_future(ws.send(source()))
+                total, digest = 0, hashlib.sha256()
+                async for part in ws.recv_streaming():
+                    total += len(part)
+                    digest.update(part)
+                await sender
+        expected = hashlib.sha256()
+        for _ in range(size // piece):
+            expected.update(block)
+        assert (total, digest.digest()) == (size, expected.digest())
+        return total
+
+    tracemalloc.start()
+    try:
+        run(main(), 60.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < size // 4, peak  # the receive queue's byte mark, not the message size
