@@ -18,6 +18,8 @@ from uvicorn.protocols.utils import ClientDisconnected  # noqa: E402
 
 from wscodec.integrations.uvicorn import WebSocketProtocol  # noqa: E402
 
+from .connection_helpers import HANDSHAKE, RawClient, cframe  # noqa: E402
+
 TIMEOUT = 10.0
 
 
@@ -317,3 +319,25 @@ def test_heartbeat_follows_uvicorn_defaults(backend: types.SimpleNamespace) -> N
         assert (ws.ping_interval, ws.ping_timeout) == (20.0, 20.0)
     finally:
         ws.loop.close()
+
+
+def test_ping_flood_while_writes_are_paused_holds_one_pong(backend: types.SimpleNamespace) -> None:
+    async def main() -> None:
+        async with Running(backend) as srv:
+            raw = await RawClient.connect(srv.port, HANDSHAKE.replace("GET / ", "GET /push "), rcvbuf=4096)
+            assert (await raw.read_head()).startswith(b"HTTP/1.1 101")
+            (protocol,) = list(srv.server.server_state.connections)
+            for _ in range(500):  # the app pushes until the transport is over its limit
+                if not protocol.writable.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            before = protocol.transport.get_write_buffer_size()
+            flood = cframe(backend, 9, b"p" * 125) * 1000
+            for _ in range(30):  # 4 MB of pings, each answered by a 127-byte pong
+                await asyncio.wait_for(raw.send(flood), 2.0)
+            await asyncio.sleep(0.05)
+            assert protocol.conn.pong_pending  # read, and answered by one waiting pong
+            assert protocol.transport.get_write_buffer_size() - before <= 127
+            raw.close()
+
+    run(main())

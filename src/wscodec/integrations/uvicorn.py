@@ -187,6 +187,8 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.writable.set()
+        if self.conn.pong_pending and not self.transport.is_closing():  # held back while paused
+            self.transport.write(self.conn.data_to_send())
 
     def data_received(self, data: bytes) -> None:
         if self.head_reader is not None:
@@ -215,7 +217,8 @@ class WebSocketProtocol(asyncio.Protocol):
             # Ping: the Connection queued the pong; it goes out with the flush below.
         if conn.error is not None and not self.close_sent:
             self.handle_protocol_error()
-        else:
+        elif self.writable.is_set() or conn.output_pending:
+            # (while the peer does not read, a lone pong waits, replaced by the next ping's)
             out = conn.data_to_send()
             if out and not self.transport.is_closing():
                 self.transport.write(out)
