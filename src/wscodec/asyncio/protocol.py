@@ -13,27 +13,29 @@ loop timer at ``next_deadline()`` and queues messages for ``recv``. Flow control
   ConnectionClosed if the connection ends before its data could be written; while it is over,
   an automatic pong stays in the Connection, replaced by the next ping's (one pong at most).
 
-Messages that arrive in several frames are queued frame by frame (``Fragment`` events):
-``recv`` joins them, ``recv_streaming`` hands them out as they come, so the receive queue's
-byte mark bounds a large message too.
+Messages that arrive in several frames are queued as their frames arrive (``Fragment`` events,
+gathered into one queue entry until the application takes it): ``recv`` joins them,
+``recv_streaming`` hands them out as they come, so the receive queue's byte mark bounds a large
+message too, and ``max_queue`` counts messages however many frames they have.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any, AsyncIterable, AsyncIterator, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from collections import abc
+from typing import Any, AsyncIterable, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
 from ..connection import Closed, Connection, Message, Pong, State, default_codec
 from ..events import Fragment
 from ..deflate import PerMessageDeflate
-from ..errors import ConnectionClosed, ConnectionClosedOK
+from ..errors import ConnectionClosed
 from .options import Options
+from .queue import Data, ReceiveQueue, _Pieces
+from .streaming import Piece, send_pieces
 
 __all__ = ["Options", "WebSocket"]
 
-Data = Union[str, bytes]
-Piece = Union[str, bytes, bytearray, memoryview]
 Sendable = Union[Piece, Iterable[Piece], AsyncIterable[Piece]]
 
 # How long a protocol error's close may wait for the application to read (and answer) the
@@ -45,7 +47,7 @@ FAIL_GRACE = 1.0
 INFLATE_STEP = 4096
 
 
-class WebSocket(asyncio.Protocol):
+class WebSocket(ReceiveQueue, asyncio.Protocol):
     """An open WebSocket: ``send``, ``recv``/``async for``, ``ping``, ``close``, ``terminate``.
 
     Subclasses run the opening handshake (``_handshake_data``) and then call ``_open``.
@@ -60,7 +62,7 @@ class WebSocket(asyncio.Protocol):
         self.transport: Optional[asyncio.Transport] = None
         self.conn: Optional[Connection] = None  # None until the handshake succeeds
         self.subprotocol: Optional[str] = None
-        self._queue: Deque[Union[Data, Fragment]] = collections.deque()
+        self._queue: Deque[Union[Data, _Pieces]] = collections.deque()
         self._queued = 0  # bytes (characters for text) in _queue
         self._parts: List[Data] = []  # the pieces recv() took of a fragmented message so far
         self._skip_rest = False  # a recv_streaming() iterator was left mid-message
@@ -141,18 +143,6 @@ class WebSocket(asyncio.Protocol):
         self._wake_drain()
 
     # ------------------------------------------------------------ receive-queue flow control
-    def _over_high_water(self) -> bool:
-        options = self.options
-        return (options.max_queue is not None and len(self._queue) >= options.max_queue) or (
-            options.max_queue_bytes is not None and self._queued >= options.max_queue_bytes
-        )
-
-    def _at_low_water(self) -> bool:
-        options = self.options
-        return (options.max_queue is None or len(self._queue) <= options.max_queue // 4) and (
-            options.max_queue_bytes is None or self._queued <= options.max_queue_bytes // 4
-        )
-
     def _pause_reading(self) -> None:
         transport = self.transport
         if not self._reading_paused and transport is not None and not transport.is_closing():
@@ -197,7 +187,13 @@ class WebSocket(asyncio.Protocol):
                 self._queued += len(event.data)
                 got_message = True
             elif cls is Fragment:
-                queue.append(event)
+                last = queue[-1] if queue else None
+                if type(last) is _Pieces and not last.fin:  # the same message, still waiting
+                    last.parts.append(event.data)
+                    last.size += len(event.data)
+                    last.fin = event.fin
+                else:
+                    queue.append(_Pieces(event.data, event.fin))
                 self._queued += len(event.data)
                 got_message = True
             elif cls is Pong:
@@ -340,45 +336,15 @@ class WebSocket(asyncio.Protocol):
             if self._write_paused:
                 await self._drain()
             return
-        if isinstance(message, Mapping) or not isinstance(message, (Iterable, AsyncIterable)):
+        if isinstance(message, abc.Mapping) or not isinstance(message, (abc.Iterable, abc.AsyncIterable)):
             raise TypeError("send() takes str, a bytes-like object, or an iterable or async iterable "
                             "of them, not %s" % type(message).__name__)
         self._sending = self.loop.create_future()
         try:
-            await self._send_pieces(conn, message)
+            await send_pieces(self, conn, message)
         finally:
             done, self._sending = self._sending, None
             done.set_result(None)
-
-    async def _send_pieces(self, conn: Connection, message: Union[Iterable[Piece], AsyncIterable[Piece]]) -> None:
-        held: Optional[Piece] = None  # each piece waits for the next: the last one carries FIN
-        text: Optional[bool] = None
-        try:
-            async for piece in _pieces(message):
-                is_text = isinstance(piece, str)
-                if not is_text and not isinstance(piece, (bytes, bytearray, memoryview)):
-                    raise TypeError("message pieces must be str or bytes-like, not %s" % type(piece).__name__)
-                if text is None:
-                    text = is_text
-                elif is_text != text:
-                    raise TypeError("a message's pieces must all be str or all bytes-like")
-                if held is not None:
-                    await self._send_fragment(conn, held, fin=False)
-                held = piece
-        except BaseException:
-            if conn.state is State.OPEN and conn._stream_op:  # part of the message is out
-                conn.close(1011, "error in a fragmented message", self.loop.time())
-                self._flush()
-                self._schedule()
-            raise
-        if held is not None:
-            await self._send_fragment(conn, held, fin=True)
-
-    async def _send_fragment(self, conn: Connection, piece: Piece, fin: bool) -> None:
-        conn.send_fragment(piece, self.loop.time(), fin=fin)
-        self._flush()
-        if self._write_paused:
-            await self._drain()
 
     async def _drain(self) -> None:
         """Wait until the write buffer is under ``write_limit``; ConnectionClosed if the
@@ -389,84 +355,6 @@ class WebSocket(asyncio.Protocol):
             await asyncio.shield(self._drain_waiter)
         if self._write_paused:
             raise self._closed_exception()
-
-    async def recv(self) -> Data:
-        """The next message (``str`` or ``bytes``); raises ConnectionClosed when none will come.
-        A fragmented message is joined here (at most ``max_message_size``)."""
-        parts = self._parts
-        while True:
-            item = await self._next()
-            if type(item) is not Fragment:
-                return item  # type: ignore[return-value]
-            parts.append(item.data)  # kept across a cancelled recv(): nothing is lost
-            if item.fin:
-                data = "".join(parts) if isinstance(parts[0], str) else b"".join(parts)  # type: ignore
-                parts.clear()
-                return data
-
-    async def recv_streaming(self) -> AsyncIterator[Data]:
-        """The next message piece by piece, as its frames arrive: ``async for piece in
-        ws.recv_streaming()``. Pieces are ``str`` for a text message (a piece may be "" when a
-        frame ends inside a character) or ``bytes``; a message sent in one frame is one piece.
-        Memory stays bounded by the receive queue whatever the message size. Leaving the loop
-        early discards the rest of that message. Raises ConnectionClosed when none will come."""
-        if self._parts:  # a cancelled recv() had started this message
-            first: Data = "".join(self._parts) if isinstance(self._parts[0], str) else b"".join(self._parts)  # type: ignore
-            self._parts.clear()
-            item: Union[Data, Fragment] = Fragment(first, False)
-        else:
-            item = await self._next()
-        if type(item) is not Fragment:
-            yield item  # type: ignore[misc]
-            return
-        done = False
-        try:
-            while True:
-                done = item.fin  # type: ignore[union-attr]
-                yield item.data  # type: ignore[union-attr]
-                if done:
-                    return
-                item = await self._next()
-        finally:
-            if not done:
-                self._skip_rest = True
-
-    async def _next(self) -> Union[Data, Fragment]:
-        """The next queued message or fragment (waiting for one), with the queue's accounting."""
-        queue = self._queue
-        while True:
-            if queue:
-                item = queue.popleft()
-                fragment = type(item) is Fragment
-                self._queued -= len(item.data if fragment else item)  # type: ignore[union-attr,arg-type]
-                if not queue and self._fail_hold_until is not None:
-                    # runs after the caller's reply to this last message (same task step)
-                    self.loop.call_soon(self._release_failure)
-                if self._reading_paused and self._at_low_water():
-                    self._resume_reading()
-                if self._skip_rest:  # the rest of a message whose iterator was left
-                    self._skip_rest = fragment and not item.fin  # type: ignore[union-attr]
-                    if fragment:
-                        continue
-                return item
-            if self._closed.done():
-                raise self._closed_exception()
-            if self._recv_waiter is not None:
-                raise RuntimeError("recv() is already waiting in another task")
-            self._recv_waiter = waiter = self.loop.create_future()
-            try:
-                await waiter
-            finally:
-                self._recv_waiter = None
-
-    def __aiter__(self) -> AsyncIterator[Data]:
-        return self
-
-    async def __anext__(self) -> Data:
-        try:
-            return await self.recv()
-        except ConnectionClosedOK:
-            raise StopAsyncIteration from None
 
     def ping(self, data: Optional[bytes] = None) -> "asyncio.Future[float]":
         """Send a ping; the returned future resolves to the round-trip time when its pong
@@ -560,11 +448,3 @@ class WebSocket(asyncio.Protocol):
         state = "HANDSHAKE" if self.conn is None else self.conn.state.name
         return "<%s %s %s>" % (type(self).__name__, state, self.remote_address)
 
-
-async def _pieces(message: Union[Iterable[Piece], AsyncIterable[Piece]]) -> AsyncIterator[Piece]:
-    if isinstance(message, AsyncIterable):
-        async for piece in message:
-            yield piece
-    else:
-        for piece in message:
-            yield piece
