@@ -31,7 +31,7 @@ from ..events import Fragment
 from ..deflate import PerMessageDeflate
 from ..errors import ConnectionClosed
 from .options import Options
-from .queue import Data, ReceiveQueue, _Pieces
+from .queue import NO_PARTS, NO_QUEUE, Data, ReceiveQueue, _Pieces
 from .streaming import Piece, send_pieces
 
 __all__ = ["Options", "WebSocket"]
@@ -55,6 +55,15 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
 
     role = "server"
 
+    # Slots: an idle connection's footprint matters when a server holds tens of thousands.
+    __slots__ = (
+        "options", "loop", "codec", "transport", "conn", "subprotocol", "_queue", "_queued",
+        "_parts", "_skip_rest", "_sending", "_recv_waiter", "_reading_paused", "_held", "_step",
+        "_write_paused", "_drain_waiter", "_closed", "_timer", "_timer_at", "_pong_waiters",
+        "_closed_waiters",
+        "_transport_closing", "_transport_aborted", "_fail_hold_until",
+    )
+
     def __init__(self, options: Options, loop: asyncio.AbstractEventLoop) -> None:
         self.options = options
         self.loop = loop
@@ -62,9 +71,9 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         self.transport: Optional[asyncio.Transport] = None
         self.conn: Optional[Connection] = None  # None until the handshake succeeds
         self.subprotocol: Optional[str] = None
-        self._queue: Deque[Union[Data, _Pieces]] = collections.deque()
+        self._queue: Deque[Union[Data, _Pieces]] = NO_QUEUE  # a deque from the first message on
         self._queued = 0  # bytes (characters for text) in _queue
-        self._parts: List[Data] = []  # the pieces recv() took of a fragmented message so far
+        self._parts: List[Data] = NO_PARTS  # the pieces recv() took of a fragmented message so far
         self._skip_rest = False  # a recv_streaming() iterator was left mid-message
         self._sending: Optional[asyncio.Future[None]] = None  # a streamed send() in progress
         self._recv_waiter: Optional[asyncio.Future[None]] = None
@@ -76,7 +85,8 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         self._closed: asyncio.Future[None] = loop.create_future()
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_at = 0.0
-        self._pong_waiters: Dict[bytes, asyncio.Future[float]] = {}
+        self._pong_waiters: Optional[Dict[bytes, asyncio.Future[float]]] = None  # created on first ping()
+        self._closed_waiters: Optional[List[asyncio.Future[None]]] = None  # see wait_closed()
         self._transport_closing = False
         self._transport_aborted = False
         self._fail_hold_until: Optional[float] = None
@@ -124,8 +134,7 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         self._transport_closing = True
         if self.conn is None:
             self._handshake_lost(exc)
-            if not self._closed.done():
-                self._closed.set_result(None)
+            self._set_closed()
         else:
             self._handle(self.conn.receive_eof(self.loop.time()))
         if self._timer is not None:
@@ -179,6 +188,8 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
     # ------------------------------------------------------------ event handling
     def _handle(self, events: Any) -> None:
         queue = self._queue
+        if queue is NO_QUEUE:
+            queue = self._queue = collections.deque()
         got_message = False
         for event in events:
             cls = type(event)
@@ -198,7 +209,7 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
                 got_message = True
             elif cls is Pong:
                 for payload, rtt in event.acked:
-                    fut = self._pong_waiters.pop(payload, None)
+                    fut = self._pong_waiters.pop(payload, None) if self._pong_waiters else None
                     if fut is not None and not fut.done():
                         fut.set_result(rtt)
             elif cls is Closed:
@@ -211,8 +222,7 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
                 self._pause_reading()
 
     def _closed_now(self) -> None:
-        if not self._closed.done():
-            self._closed.set_result(None)
+        self._set_closed()
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -224,6 +234,13 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
             self._pong_waiters.clear()
         self._wake_drain()
         self._on_closed()
+
+    def _set_closed(self) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
+        for waiter in self._closed_waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _flush(self) -> None:
         conn = self.conn
@@ -362,6 +379,8 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         conn = self._require()
         payload = conn.ping(data, self.loop.time())
         fut: asyncio.Future[float] = self.loop.create_future()
+        if self._pong_waiters is None:
+            self._pong_waiters = {}
         self._pong_waiters[payload] = fut
         self._flush()
         return fut
@@ -384,7 +403,7 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
             conn.close(code, reason, self.loop.time(), timeout)
             self._flush()
             self._schedule()
-        await asyncio.shield(self._closed)
+        await self.wait_closed()
 
     def terminate(self) -> None:
         """Drop the connection at once, without a closing handshake (the peer sees 1006)."""
@@ -396,7 +415,19 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         self._flush()
 
     async def wait_closed(self) -> None:
-        await asyncio.shield(self._closed)
+        """Wait until the connection is closed (cancelling this wait changes nothing else)."""
+        if self._closed.done():
+            return
+        # One future per waiter (not asyncio.shield, which costs several objects): idle
+        # handlers that wait here are what a server with many connections holds.
+        waiter = self.loop.create_future()
+        if self._closed_waiters is None:
+            self._closed_waiters = []
+        self._closed_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._closed_waiters.remove(waiter)
 
     @property
     def state(self) -> Optional[State]:

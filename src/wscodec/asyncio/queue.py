@@ -9,16 +9,20 @@ entries (so messages), ``max_queue_bytes`` the bytes (characters for text) they 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, AsyncIterator, Deque, List, Optional, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Deque, List, Optional, Union
 
 from ..errors import ConnectionClosed, ConnectionClosedOK
 
 if TYPE_CHECKING:
     from .options import Options
 
-__all__ = ["Data", "ReceiveQueue"]
+__all__ = ["Data", "ReceiveQueue", "NO_QUEUE", "NO_PARTS"]
 
 Data = Union[str, bytes]
+# Until a connection receives a message (a fragmented one), its queue (recv()'s parts) is this
+# shared empty placeholder: an idle connection allocates neither.
+NO_QUEUE: Deque[Any] = ()  # type: ignore[assignment]
+NO_PARTS: List[Any] = ()  # type: ignore[assignment]
 
 
 class _Pieces:
@@ -44,6 +48,8 @@ def _join(parts: List[Data]) -> Data:
 
 class ReceiveQueue:
     """Mixin for WebSocket: the queue's state is set up by WebSocket.__init__."""
+
+    __slots__ = ()
 
     options: "Options"
     loop: asyncio.AbstractEventLoop
@@ -80,11 +86,13 @@ class ReceiveQueue:
     async def recv(self) -> Data:
         """The next message (``str`` or ``bytes``); raises ConnectionClosed when none will come.
         A fragmented message is joined here (at most ``max_message_size``)."""
-        parts = self._parts
         while True:
             item = await self._next()
             if type(item) is not _Pieces:
                 return item  # type: ignore[return-value]
+            parts = self._parts
+            if parts is NO_PARTS:
+                parts = self._parts = []
             parts.extend(item.parts)  # kept across a cancelled recv(): nothing is lost
             if item.fin:
                 data = _join(parts)
@@ -121,8 +129,8 @@ class ReceiveQueue:
 
     async def _next(self) -> Union[Data, _Pieces]:
         """The next queued message or pieces (waiting for one), with the queue's accounting."""
-        queue = self._queue
         while True:
+            queue = self._queue  # (the placeholder is replaced by a deque while we wait)
             if queue:
                 item = queue.popleft()
                 pieces = type(item) is _Pieces
