@@ -188,11 +188,11 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
     # ------------------------------------------------------------ event handling
     def _handle(self, events: Any) -> None:
         queue = self._queue
-        if queue is NO_QUEUE:
-            queue = self._queue = collections.deque()
         got_message = False
         for event in events:
             cls = type(event)
+            if (cls is Message or cls is Fragment) and queue is NO_QUEUE:
+                queue = self._queue = collections.deque()  # (not for the heartbeat's pongs)
             if cls is Message:
                 queue.append(event.data)
                 self._queued += len(event.data)
