@@ -195,3 +195,32 @@ def test_a_large_message_streams_through_both_sides(backend):
     finally:
         tracemalloc.stop()
     assert peak < size // 4, peak  # the receive queue's byte mark, not the message size
+
+
+def test_a_cancelled_recv_loses_nothing(backend):
+    got: List[Any] = []
+
+    async def handler(ws: Any) -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(ws.recv(), 0.2)  # takes "first " and gives up waiting
+        got.append(await ws.recv())  # the same message, whole
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        async def pieces() -> AsyncIterator[str]:
+            yield "first "
+            yield "second "  # "first " goes out now; the rest after the gate
+            await gate.wait()
+            yield "third"
+
+        async with serve(handler, codec=backend) as server:
+            async with connect(url(server), codec=backend) as ws:
+                sending = asyncio.ensure_future(ws.send(pieces()))
+                await asyncio.sleep(0.4)
+                gate.set()
+                await within(sending)
+                await within(ws.wait_closed())
+
+    run(main())
+    assert got == ["first second third"]
