@@ -36,6 +36,10 @@ cdef extern from "wsc_frame.h":
     object wsc_frame_new(object type, object opcode, int fin, int rsv1, object payload)
 
 
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+
+
 cdef extern from "wsc_maskpool.h":
     enum: WSC_POOL_SIZE
     int wsc_pool_init()
@@ -344,7 +348,9 @@ Decodes a byte stream into complete frames, many per call.
             raise ProtocolError("reserved bits set")
         if h.masked != self._require_mask:
             raise ProtocolError("frame must be masked" if self._require_mask else "frame must not be masked")
-        if self._limited and h.length > self._limit:
+        # Beyond PY_SSIZE_T_MAX (32-bit builds) no payload object can hold it: refused before the
+        # length is cast to Py_ssize_t for an allocation, whatever max_frame_size says.
+        if (self._limited and h.length > self._limit) or h.length > <uint64_t>PY_SSIZE_T_MAX:
             raise PayloadTooBig("frame too big")
         return 0
 

@@ -352,6 +352,7 @@ def target_connection(data: bytes) -> None:
     flags, seed, ops = r.byte(), r.byte(), r.byte()
     sizes = (None, 0, 1, 125, 126, 1000, 65536, 1 << 20)
     opts = {"max_message_size": sizes[flags & 7], "max_frame_size": sizes[(flags >> 3) & 7], "ping_interval": 3.0 if flags & 0x40 else None, "ping_timeout": 2.0, "idle_timeout": 50.0 if flags & 0x80 else None, "close_timeout": 4.0}
+    opts["deliver_fragments"] = bool(ops & 8)
     chunks = chunks_of(r.rest() + pad(ops >> 5), seed)
     check("Connection trace", connection_trace(C, chunks, opts, ops), connection_trace(PY, chunks, opts, ops))
 
@@ -368,7 +369,7 @@ TARGETS: Dict[str, Callable[[bytes], None]] = {
 }
 
 
-PY_COVERAGE: Dict[str, List[str]] = {"connection": ["wscodec.connection", "wscodec._assembler"]}
+PY_COVERAGE: Dict[str, List[str]] = {"connection": ["wscodec.connection", "wscodec._output", "wscodec._assembler"]}
 
 
 def iter_files(paths: Sequence[str]) -> Iterator[str]:

@@ -62,7 +62,7 @@ def test_client_close(backend):
         async with serve(handler, codec=backend, **FAST) as server:
             ws = await connect(url(server), codec=backend, **FAST)
             await within(ws.close(1000, "bye"))
-            assert (ws.close_code, ws.close_reason, ws.was_clean, ws.closed_by) == (1000, "", True, "local")
+            assert (ws.close_code, ws.close_reason, ws.was_clean, ws.closed_by) == (1000, "bye", True, "local")
             await asyncio.sleep(0.05)
         assert seen == [(1000, "bye"), (1000, True, "remote")]
 

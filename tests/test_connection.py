@@ -5,8 +5,6 @@ Every test runs once per backend (``codec=backend``).
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from wscodec.connection import Connection, State
@@ -14,6 +12,7 @@ from wscodec.errors import ConnectionClosed
 from wscodec.events import Closed, Message, Ping
 
 from .connection_helpers import cframe, close_frames, frames_of, raw_frame, sframe, types_of
+from .forking import in_child, needs_fork
 
 
 def server(backend, **kw) -> Connection:
@@ -311,27 +310,12 @@ def client_masks(conn: Connection, n: int) -> bytes:
     return b"".join(out[i + 2 : i + 6] for i in range(0, len(out), 6))
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@needs_fork
 def test_forked_client_draws_fresh_masks(backend):
     """Masks come from the backend's fork-safe source: a child must not send the masks its
     parent sends next (a per-connection buffer of random bytes was copied by fork)."""
     conn = Connection("client", codec=backend)
     client_masks(conn, 2)  # random bytes fetched before the fork
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: report its next masks and leave at once
-        try:
-            os.write(write, client_masks(conn, 16))
-        finally:
-            os._exit(0)
-    os.close(write)
-    child = b""
-    while len(child) < 64:
-        part = os.read(read, 64)
-        if not part:
-            break
-        child += part
-    os.close(read)
-    os.waitpid(pid, 0)
+    child = in_child(lambda: client_masks(conn, 16), 64)
     parent = client_masks(conn, 16)
     assert len(child) == 64 and child != parent, "the child reused the parent's masks"

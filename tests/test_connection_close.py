@@ -19,11 +19,11 @@ def test_client_initiated_close(backend):
     client.close(1000, "done")
     ce, se = pump(client, server)
     assert se == [CloseReceived(1000, "done")]
-    assert ce == [CloseReceived(1000, "")]  # the echo carries the code only
+    assert ce == [CloseReceived(1000, "done")]  # the echo carries the code and the reason
     assert server.state is State.CLOSING and server.should_close_transport  # server closes TCP first
     assert client.state is State.CLOSING and not client.should_close_transport  # client waits
     assert server.receive_eof() == [Closed(1000, "done", True, "remote")]
-    assert client.receive_eof() == [Closed(1000, "", True, "local")]
+    assert client.receive_eof() == [Closed(1000, "done", True, "local")]
     assert (client.close_code, client.was_clean, client.closed_by) == (1000, True, "local")
 
 
@@ -31,10 +31,10 @@ def test_server_initiated_close(backend):
     client, server = pair(backend)
     server.close(1001, "going away")
     ce, se = pump(client, server)
-    assert ce == [CloseReceived(1001, "going away")] and se == [CloseReceived(1001, "")]
+    assert ce == [CloseReceived(1001, "going away")] and se == [CloseReceived(1001, "going away")]
     assert server.should_close_transport and not server.transport_abort
     assert client.receive_eof() == [Closed(1001, "going away", True, "remote")]
-    assert server.receive_eof() == [Closed(1001, "", True, "local")]
+    assert server.receive_eof() == [Closed(1001, "going away", True, "local")]
 
 
 def test_simultaneous_close(backend):
@@ -48,10 +48,10 @@ def test_simultaneous_close(backend):
     assert s_closed == Closed(1000, "c", True, "local")
 
 
-def test_echo_keeps_the_received_code(backend):
+def test_echo_keeps_the_received_code_and_reason(backend):
     server = Connection("server", codec=backend)
-    server.receive_data(cframe(backend, 8, backend.build_close(3999, "app")))
-    assert close_frames(backend, server.data_to_send(), from_client=False) == [(3999, "")]
+    server.receive_data(cframe(backend, 8, backend.build_close(3999, "app ü")))
+    assert close_frames(backend, server.data_to_send(), from_client=False) == [(3999, "app ü")]
 
 
 def test_close_without_code_is_1005_and_answered_empty(backend):

@@ -19,6 +19,7 @@ import pytest
 from wscodec._types import Frame, Opcode
 
 from .conftest import load_backend
+from .forking import in_child, needs_fork
 
 KiB = 1024
 
@@ -124,25 +125,10 @@ def test_pool_masks_vary_and_refill(c):
     assert len(set(masks)) > 2990
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@needs_fork
 def test_child_after_fork_draws_fresh_masks(c):
     masks_of(c, 3)  # the pool is filled now
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: report its next masks and leave at once
-        try:
-            os.write(write, b"".join(masks_of(c, 16)))
-        finally:
-            os._exit(0)
-    os.close(write)
-    child = b""
-    while len(child) < 64:
-        part = os.read(read, 64)
-        if not part:
-            break
-        child += part
-    os.close(read)
-    os.waitpid(pid, 0)
+    child = in_child(lambda: b"".join(masks_of(c, 16)), 64)
     parent = b"".join(masks_of(c, 16))
     assert len(child) == 64 and child != parent, "the child reused the parent's mask pool"
 

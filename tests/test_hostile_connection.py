@@ -7,9 +7,9 @@ Memory decisions (documented in fuzz/README.md):
 * A message in progress costs about its size: fragments are limited by ``max_message_size`` from
   their headers, and neither empty nor 1-byte fragments may cost more than their payload (a
   fragment flood must not turn 1 MiB of allowed message into 40 MiB of list entries).
-* Every ping is answered (RFC 6455 5.5.2); the pongs wait in ``data_to_send()``, which the I/O
-  layer drains after each ``receive_data``. The bound on the pong backlog is back-pressure in
-  the I/O layer: a server that cannot write must stop reading (tests/test_hostile_asyncio.py).
+* Pings are answered, but a pong not yet taken by ``data_to_send()`` is replaced by the pong for
+  a newer ping (RFC 6455 5.5.3): a ping flood holds one pong however long the output waits.
+* With ``deliver_fragments`` a message costs one frame at a time, whatever its size.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from .memtrace import tracemalloc_or_skip
 
 from wscodec.connection import Connection, State
-from wscodec.events import Closed, CloseReceived, Message, Ping
+from wscodec.events import Closed, CloseReceived, Fragment, Message, Ping
 
 from .connection_helpers import MASK, cframe, close_frames, frames_of, raw_frame
 
@@ -116,6 +116,22 @@ def test_endless_empty_continuation_frames_hold_no_memory(backend):
     assert held < 32 * 1024, held  # 15,000 empty fragments: nothing to keep (now 8 B each)
 
 
+def test_unlimited_streamed_message_holds_one_frame(backend):
+    """deliver_fragments and no message limit: 16 MiB in 256 KiB frames, each delivered and
+    released, so what the connection keeps stays below one frame."""
+    conn = server(backend, max_message_size=None, deliver_fragments=True)
+    frame = cframe(backend, 0, b"z" * (256 * 1024), fin=False)
+    assert conn.receive_data(cframe(backend, 2, b"a", fin=False)) == [Fragment(b"a", False)]
+
+    def stream() -> None:
+        for _ in range(64):
+            [piece] = conn.receive_data(frame)
+            assert len(piece.data) == 256 * 1024 and not piece.fin
+
+    assert held_while(stream) < 64 * 1024
+    assert conn.receive_data(cframe(backend, 0, b"!")) == [Fragment(b"!", True)]
+
+
 def test_ping_flood_holds_one_pong_until_the_output_is_taken(backend):
     """RFC 6455 5.5.3: a pong not yet sent is replaced by the pong for a newer ping, so a flood
     read while the output is not taken (writes paused) holds one pong, not one per ping."""
@@ -157,7 +173,7 @@ def test_close_followed_by_data(backend):
     close = cframe(backend, 8, backend.build_close(1000, "bye"))
     events = conn.receive_data(cframe(backend, 1, "before") + close + cframe(backend, 1, "after") + b"\xff\xff")
     assert events == [Message("before"), CloseReceived(1000, "bye")]
-    assert sent_closes(backend, conn) == [(1000, "")]  # echoed once, no 1002 for the garbage
+    assert sent_closes(backend, conn) == [(1000, "bye")]  # echoed once, no 1002 for the garbage
     assert conn.should_close_transport
     assert conn.receive_data(cframe(backend, 2, b"later") + raw_frame(backend, 0x83)) == []
     assert conn.data_to_send() == b""

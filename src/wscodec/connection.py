@@ -12,11 +12,11 @@ means the transport is gone (EOF seen, or aborted): ``close_code`` and friends a
 from __future__ import annotations
 
 import enum
-import operator
 import types
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple
 
 from ._assembler import MessageAssembler
+from ._output import Output
 from ._py._buf import byte_view
 from .errors import ConnectionClosed, ProtocolError
 from .events import Closed, CloseReceived, Event, Fragment, Message, Ping, Pong
@@ -38,7 +38,7 @@ __all__ = [
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 20  # 1 MiB, websockets' default
 _UNLIMITED = (1 << 63) - 1  # what the decoder gets for "no limit" (both backends take an int)
 
-_CONT, _TEXT, _BINARY, _CLOSE, _PING, _PONG = 0, 1, 2, 8, 9, 10
+_BINARY, _CLOSE, _PING, _PONG = 2, 8, 9, 10
 
 
 class State(enum.IntEnum):
@@ -61,7 +61,7 @@ def default_codec() -> types.SimpleNamespace:
     return _default
 
 
-class Connection:
+class Connection(Output):
     """One WebSocket connection, either side, with no I/O.
 
     Limits: ``max_message_size`` (assembled message, 1009) and ``max_frame_size`` (one frame,
@@ -94,12 +94,11 @@ class Connection:
     __slots__ = (
         "role", "is_client", "codec", "_build_frame", "_build_close", "_parse_close",
         "max_message_size", "deflate", "_decoder", "_assembler", "close_timeout", "ping_interval",
-        "ping_timeout", "idle_timeout", "idle_close_code", "defer_failure_close", "state", "_now",
-        "_out", "_pong_at", "_input_closed", "close_sent", "close_received", "error", "close_code",
-        "close_reason", "was_clean", "closed_by", "should_close_transport", "transport_abort",
-        "_abort_reason", "_close_deadline", "_eof_deadline", "_transport_deadline", "_ping_next",
-        "_ping_deadline", "_ping_payload", "_last_activity", "_pings", "last_rtt", "_ping_count",
-        "_mask", "_delivered", "_fail_pending", "_fail_at", "_stream_op", "_stream_sent",
+        "ping_timeout", "idle_timeout", "idle_close_code", "defer_failure_close", "state",
+        "_input_closed", "close_sent", "close_received", "error", "close_code", "close_reason",
+        "was_clean", "closed_by", "should_close_transport", "transport_abort", "_abort_reason",
+        "_close_deadline", "_eof_deadline", "_transport_deadline", "_ping_next", "_ping_deadline",
+        "_ping_payload", "last_rtt", "_delivered", "_fail_pending", "_fail_at",
     )
 
     def __init__(
@@ -147,9 +146,7 @@ class Connection:
         self.defer_failure_close = defer_failure_close
 
         self.state = State.OPEN
-        self._now = now
-        self._out: List[bytes] = []
-        self._pong_at = -1  # index in _out of the automatic pong not yet taken, -1 if none
+        self._init_output(self.is_client, now)
         self._input_closed = False  # after a close was received or the connection failed
         self.close_sent: Optional[Tuple[Optional[int], str]] = None
         self.close_received: Optional[Tuple[int, str]] = None
@@ -168,17 +165,10 @@ class Connection:
         self._ping_next = now + ping_interval if ping_interval else None
         self._ping_deadline: Optional[float] = None
         self._ping_payload: Optional[bytes] = None
-        self._last_activity = now
-        self._pings: Optional[Dict[bytes, float]] = None  # see the ``pings`` property
         self.last_rtt: Optional[float] = None
-        self._ping_count = 0
-        # Client masks: build_frame(mask=True) draws them from the backend's fork-safe source.
-        self._mask = self.is_client
         self._delivered = False  # this receive_data call produced a Message or Fragment
         self._fail_pending: Optional[Tuple[int, str]] = None
         self._fail_at = 0.0
-        self._stream_op = 0  # opcode of the message send_fragment() is streaming, 0 when none
-        self._stream_sent = False  # ... and whether its first frame went out
 
     # ---------------------------------------------------------------- input
     def receive_data(self, data: Any, now: Optional[float] = None) -> List[Event]:
@@ -252,14 +242,6 @@ class Connection:
             self._delivered = True
         return None
 
-    def _queue_pong(self, payload: bytes) -> None:
-        frame = self._build_frame(_PONG, payload, mask=self._mask)
-        if self._pong_at >= 0:  # RFC 6455 5.5.3: only the most recent ping needs its pong
-            self._out[self._pong_at] = frame
-        else:
-            self._pong_at = len(self._out)
-            self._out.append(frame)
-
     def _on_pong(self, payload: bytes, events: List[Event]) -> None:
         rtt: Optional[float] = None
         acked: List[Tuple[bytes, float]] = []
@@ -287,10 +269,9 @@ class Connection:
         events.append(CloseReceived(code, reason))
         if self.close_sent is None:
             self.closed_by = "remote"
-            # Echo the code; an empty close is answered by an empty close (1005 may not be sent).
-            self._queue_close(
-                None if code == 1005 else code, "", b"" if code == 1005 else self._build_close(code, "")
-            )
+            # Echo the close as received (code and reason, or empty), as websockets does: both ends
+            # then report the same code and reason.
+            self._queue_close(None if code == 1005 else code, reason, bytes(payload))
         self._close_deadline = None
         self._closing_done()
         return None
@@ -339,115 +320,7 @@ class Connection:
         self._close_deadline = None
         self._closing_done()
 
-    # ---------------------------------------------------------------- output
-    def send(
-        self,
-        data: Union[str, bytes, bytearray, memoryview],
-        now: Optional[float] = None,
-        *,
-        fragment_size: Optional[int] = None,
-    ) -> None:
-        """Queue one message: text for ``str``, binary for a bytes-like object.
-
-        ``fragment_size``: send it as frames of at most this many payload bytes (with
-        permessage-deflate, the compressed payload is what is split). Raises RuntimeError while
-        a message streamed with ``send_fragment`` is unfinished.
-        """
-        if now is not None:
-            self._now = now
-        if fragment_size is not None:
-            fragment_size = operator.index(fragment_size)
-            if fragment_size < 1:
-                raise ValueError("fragment_size must be at least 1")
-        op = _TEXT if isinstance(data, str) else _BINARY
-        if op == _BINARY and type(data) is not bytes:
-            data = byte_view(data)  # lengths in bytes whatever the buffer's item format
-        self._check_open()
-        if self._stream_op:
-            raise RuntimeError("a message streamed with send_fragment() is unfinished")
-        self._send_message(op, data, fragment_size)
-
-    def _send_message(self, op: int, data: Any, fragment_size: Optional[int]) -> None:
-        payload, rsv1 = self.deflate.encode(data) if self.deflate is not None else (data, False)
-        if fragment_size is not None and isinstance(payload, str):
-            payload = payload.encode("utf-8")
-        if fragment_size is None or len(payload) <= fragment_size:
-            self._out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask))
-        else:  # RFC 7692 6.1: RSV1 on the first frame only
-            view, size, build, out = memoryview(payload), len(payload), self._build_frame, self._out
-            for start in range(0, size, fragment_size):
-                end = start + fragment_size
-                out.append(build(op, view[start:end], fin=end >= size, rsv1=rsv1, mask=self._mask))
-                op, rsv1 = _CONT, False
-        self._last_activity = self._now
-
-    def send_fragment(
-        self, data: Union[str, bytes, bytearray, memoryview], now: Optional[float] = None, *, fin: bool
-    ) -> None:
-        """Queue one piece of a message streamed out piece by piece; ``fin`` ends the message.
-
-        The first piece's type sets the message's (``str``: text, bytes-like: binary); later
-        pieces must be of the same kind (TypeError). Each non-empty piece goes out as one frame
-        (an empty non-final piece sends nothing). With permessage-deflate the pieces are one
-        compressed stream, each flushed so that the peer can inflate it at once. Until the final
-        piece, ``send`` raises RuntimeError; ping, pong and close may interleave (a close
-        abandons the message).
-        """
-        if now is not None:
-            self._now = now
-        text = isinstance(data, str)
-        if not text and type(data) is not bytes:
-            data = byte_view(data)
-        self._check_open()
-        op = self._stream_op
-        if op and (op == _TEXT) != text:
-            raise TypeError("a %s message continues with %s pieces" % (
-                ("text", "str") if op == _TEXT else ("binary", "bytes-like")))
-        op = op or (_TEXT if text else _BINARY)
-        first = not self._stream_sent
-        if first and fin:  # the whole message in one piece: exactly what send() does
-            self._stream_op = 0
-            return self._send_message(op, data, None)
-        if not fin and not len(data):
-            self._stream_op = op
-            return None
-        if self.deflate is not None:
-            payload, rsv1 = self.deflate.encode_piece(data, fin), first
-        else:
-            payload, rsv1 = data, False
-        self._out.append(
-            self._build_frame(op if first else _CONT, payload, fin=fin, rsv1=rsv1, mask=self._mask)
-        )
-        self._stream_op, self._stream_sent = (0, False) if fin else (op, True)
-        self._last_activity = self._now
-        return None
-
-    def ping(self, payload: Optional[bytes] = None, now: Optional[float] = None) -> bytes:
-        """Queue a ping and return its payload (a fresh 4-byte counter when None); a Pong event
-        with this payload in ``acked`` reports its round-trip time."""
-        if now is not None:
-            self._now = now
-        self._check_open()
-        pings = self.pings
-        if payload is None:
-            while True:
-                self._ping_count += 1
-                payload = (self._ping_count & 0xFFFFFFFF).to_bytes(4, "big")
-                if payload not in pings:
-                    break
-        payload = bytes(byte_view(payload))
-        if payload in pings:
-            raise ValueError("a ping with this payload is already waiting for its pong")
-        self._out.append(self._build_frame(_PING, payload, mask=self._mask))
-        pings[payload] = self._now
-        return payload
-
-    def pong(self, payload: bytes = b"") -> None:
-        """Queue an unsolicited pong (a one-way heartbeat)."""
-        payload = byte_view(payload)
-        self._check_open()
-        self._out.append(self._build_frame(_PONG, payload, mask=self._mask))
-
+    # ---------------------------------------------------------------- output (see also _output.py)
     def close(
         self,
         code: Optional[int] = 1000,
@@ -498,36 +371,6 @@ class Connection:
         self.should_close_transport = self.transport_abort = True
         self._abort_reason = reason
         return self._set_closed()
-
-    def data_to_send(self) -> bytes:
-        """Everything queued for the peer, in order (b"" when nothing is)."""
-        out = self._out
-        if not out:
-            return b""
-        data = out[0] if len(out) == 1 else b"".join(out)
-        out.clear()
-        self._pong_at = -1
-        return data
-
-    @property
-    def output_pending(self) -> bool:
-        """Something other than an automatic pong waits in ``data_to_send()``: an I/O layer
-        whose writes are paused should still write it (a close, or frames the application
-        queued); a lone pong may wait (see the class docstring)."""
-        return len(self._out) > (1 if self._pong_at >= 0 else 0)
-
-    @property
-    def pong_pending(self) -> bool:
-        """An automatic pong waits in ``data_to_send()`` (replaced by a newer ping's)."""
-        return self._pong_at >= 0
-
-    @property
-    def pings(self) -> Dict[bytes, float]:
-        """Pings waiting for their pong: payload -> time sent (created on first use)."""
-        pings = self._pings
-        if pings is None:
-            pings = self._pings = {}
-        return pings
 
     def _check_open(self) -> None:
         if self.state is not State.OPEN:
@@ -613,7 +456,8 @@ class Connection:
 
     @property
     def failure_pending(self) -> bool:
-        """A protocol error waits for the messages before it to be handled (see ``_fail``)."""
+        """With ``defer_failure_close``: a protocol error's close waits for the messages before
+        it to be handled (see ``_fail``)."""
         return self._fail_pending is not None
 
     @property

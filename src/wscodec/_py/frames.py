@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import operator
 import os
+import sys
 import threading
 from typing import Any, List, Optional, Union
 
@@ -230,5 +231,7 @@ class FrameDecoder:
             raise ProtocolError("reserved bits set")
         if header.masked != self.require_mask:
             raise ProtocolError("frame must be masked" if self.require_mask else "frame must not be masked")
-        if self.max_frame_size is not None and header.length > self.max_frame_size:
+        # sys.maxsize: the compiled twin's bound (PY_SSIZE_T_MAX, below 2**63 on 32-bit builds)
+        limit = self.max_frame_size
+        if header.length > sys.maxsize or (limit is not None and header.length > limit):
             raise PayloadTooBig("frame too big")
