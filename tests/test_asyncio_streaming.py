@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import tracemalloc
-from typing import Any, AsyncIterator, Awaitable, Callable, List
+from typing import Any, AsyncIterator, Awaitable, Callable, List, Tuple
 
 import pytest
 
@@ -22,6 +22,21 @@ def url(server: Any) -> str:
 
 async def pieces_of(ws: Any) -> List[Any]:
     return [piece async for piece in ws.recv_streaming()]
+
+
+def gated(first: List[str], rest: List[str]) -> Tuple[asyncio.Event, AsyncIterator[str]]:
+    """Pieces: ``first`` at once, ``rest`` once the gate is set. send() holds each piece until
+    the next is known, so all of ``first`` but its last go out before the gate."""
+    gate = asyncio.Event()
+
+    async def pieces() -> AsyncIterator[str]:
+        for piece in first:
+            yield piece
+        await gate.wait()
+        for piece in rest:
+            yield piece
+
+    return gate, pieces()
 
 
 async def wire_frames(backend: Any, send: Callable[[Any], Awaitable[None]], **options: Any) -> List[Any]:
@@ -134,17 +149,10 @@ def test_abandoned_stream_and_queued_sends(backend):
         got.append(await ws.recv())
 
     async def main() -> None:
-        gate = asyncio.Event()
-
-        async def slow() -> AsyncIterator[str]:
-            yield "a"
-            yield "b"  # "a" goes out now, alone: the handler takes it and leaves
-            await gate.wait()
-            yield "c"
-
+        gate, slow = gated(["a", "b"], ["c"])  # "a" goes out alone: the handler takes it and leaves
         async with serve(handler, codec=backend) as server:
             async with connect(url(server), codec=backend) as ws:
-                streamed = asyncio.ensure_future(ws.send(slow()))
+                streamed = asyncio.ensure_future(ws.send(slow))
                 await asyncio.sleep(0.1)
                 other = asyncio.ensure_future(ws.send("after"))
                 await asyncio.sleep(0.05)
@@ -206,17 +214,10 @@ def test_a_cancelled_recv_loses_nothing(backend):
         got.append(await ws.recv())  # the same message, whole
 
     async def main() -> None:
-        gate = asyncio.Event()
-
-        async def pieces() -> AsyncIterator[str]:
-            yield "first "
-            yield "second "  # "first " goes out now; the rest after the gate
-            await gate.wait()
-            yield "third"
-
+        gate, pieces = gated(["first ", "second "], ["third"])
         async with serve(handler, codec=backend) as server:
             async with connect(url(server), codec=backend) as ws:
-                sending = asyncio.ensure_future(ws.send(pieces()))
+                sending = asyncio.ensure_future(ws.send(pieces))
                 await asyncio.sleep(0.4)
                 gate.set()
                 await within(sending)
