@@ -1,8 +1,8 @@
 """Two well-behaved endpoints at full speed in both directions, each with a sender task and a
 receiver task running at once: wscodec <-> wscodec, websockets client <-> wscodec server and
 wscodec client <-> websockets server, compression on and off, many small or a few large messages,
-and a slow reader. Every message must arrive intact and in order; a hang fails the test (every
-case is bounded).
+and a slow reader; and a server that echoes while it pushes a stream of its own. Every message
+must arrive intact and in order; a hang fails the test (every case is bounded).
 
 websockets comes with the [test] extras; without it those cases skip, unless
 WSCODEC_REQUIRE_PEERS=1 makes its absence a failure.
@@ -57,6 +57,45 @@ async def duplex(ws: Any, count: int, size: int, me: str, peer: str, slow: bool)
     return received
 
 
+async def echo_and_push(ws: Any, count: int, size: int) -> int:
+    """Server: echo ``count`` messages while pushing ``count`` of its own. Its reading waits on
+    its sending (an echo), which is what made two endpoints that pause reading on write
+    back-pressure stop reading each other."""
+
+    async def echo() -> None:
+        for _ in range(count):
+            await ws.send(await ws.recv())
+
+    async def push() -> None:
+        for i in range(count):
+            await ws.send(message(i, size, "push"))
+
+    await asyncio.gather(echo(), push())
+    return count
+
+
+async def send_and_check_echoes(ws: Any, count: int, size: int) -> int:
+    """Client of ``echo_and_push``: send ``count`` while reading the echoes and the pushed
+    messages, each in order."""
+
+    async def sender() -> None:
+        for i in range(count):
+            await ws.send(message(i, size, "client"))
+
+    async def receiver() -> int:
+        seen = {"client": 0, "push": 0}
+        for _ in range(2 * count):
+            got = await ws.recv()
+            side = (got[:8] if isinstance(got, str) else got[:8].decode()).split()[0]
+            if got != message(seen[side], size, side):
+                raise AssertionError("message %d from %s is not what was sent" % (seen[side], side))
+            seen[side] += 1
+        return count
+
+    _, received = await asyncio.gather(sender(), receiver())
+    return received
+
+
 def websockets_asyncio() -> Any:
     try:
         from websockets.asyncio import client, server
@@ -67,12 +106,14 @@ def websockets_asyncio() -> Any:
 
 CASES = [(peer, load, comp, False) for peer in PEERS for load in LOADS for comp in (True, False)]
 CASES += [(peer, "256KiBx40", False, True) for peer in PEERS]
+CASES += [(peer, "1KiBx5000", comp, "echo+push") for peer in PEERS for comp in (True, False)]
 
 
 @pytest.mark.parametrize(
     "peer, load, compression, slow",
     CASES,
-    ids=["%s-%s-%s%s" % (p, l, "deflate" if c else "plain", "-slow" if s else "") for p, l, c, s in CASES],
+    ids=["%s-%s-%s%s" % (p, l, "deflate" if c else "plain", "-" + (s if s is not True else "slow") if s else "")
+         for p, l, c, s in CASES],
 )
 def test_full_duplex(backend, peer, load, compression, slow):
     count, size = LOADS[load]
@@ -81,10 +122,16 @@ def test_full_duplex(backend, peer, load, compression, slow):
     done: List[Tuple[str, int]] = []
 
     async def handler(ws: Any) -> None:
-        done.append(("server", await duplex(ws, count, size, "server", "client", slow)))
+        if slow == "echo+push":
+            done.append(("server", await echo_and_push(ws, count, size)))
+        else:
+            done.append(("server", await duplex(ws, count, size, "server", "client", slow)))
 
     async def client_side(ws: Any) -> None:
-        done.append(("client", await duplex(ws, count, size, "client", "server", slow)))
+        if slow == "echo+push":
+            done.append(("client", await send_and_check_echoes(ws, count, size)))
+        else:
+            done.append(("client", await duplex(ws, count, size, "client", "server", slow)))
 
     async def main() -> None:
         if peer == "websockets-server":
