@@ -48,7 +48,8 @@ INFLATE_STEP = 4096
 
 
 class WebSocket(ReceiveQueue, asyncio.Protocol):
-    """An open WebSocket: ``send``, ``recv``/``async for``, ``ping``, ``close``, ``terminate``.
+    """An open WebSocket: ``send``, ``recv``/``async for``, ``recv_streaming``, ``ping``,
+    ``close``, ``terminate``.
 
     Subclasses run the opening handshake (``_handshake_data``) and then call ``_open``.
     """
