@@ -379,3 +379,32 @@ def test_replies_to_messages_before_a_protocol_error_go_out_first(backend):
             raw.close()
 
     run(main())
+
+
+def test_reading_resumes_for_the_peer_close_once_we_close(backend):
+    """The handler never reads and its queue is full, so reading is paused; when it closes,
+    the peer's data frames are discarded and its close is read: a clean close, no timeout."""
+    ends: List[Any] = []
+
+    async def handler(ws):
+        while not ws._reading_paused:
+            await asyncio.sleep(0.01)
+        await ws.close(1000, "enough")
+        ends.append((ws.close_code, ws.was_clean))  # a close timeout would make it unclean
+
+    async def main() -> None:
+        async with serve(handler, codec=backend, max_queue=2, close_timeout=1.0) as server:
+            async with connect(url(server), codec=backend, close_timeout=1.0) as ws:
+                try:
+                    for i in range(200):
+                        await within(ws.send("m%d" % i))
+                except ConnectionClosedOK:
+                    pass  # the server's close came first
+                with pytest.raises(ConnectionClosedOK):
+                    await within(ws.recv())
+                assert (ws.close_code, ws.close_reason) == (1000, "enough")
+            while not ends:
+                await asyncio.sleep(0.01)
+        assert ends == [(1000, True)]
+
+    run(main())

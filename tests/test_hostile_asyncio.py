@@ -241,26 +241,34 @@ def test_ping_flood_from_a_reader_gets_the_latest_pong(backend):
 
 
 def test_ping_flood_from_a_non_reader_is_bounded(backend):
+    """The peer reads nothing, so our writes are paused, and floods pings: they are all read
+    (reading never waits for writes) and only the latest one's pong waits, once."""
+
     async def main() -> None:
         peers: List[Any] = []
 
         async def handler(ws: Any) -> None:
             peers.append(ws)
-            await ws.wait_closed()
+            try:
+                while True:
+                    await ws.send(b"x" * 65536)  # until the peer's buffers are full
+            except ConnectionClosed:
+                pass
 
-        async with serve(handler, codec=backend, write_limit=65536, **FAST) as server:
+        async with serve(handler, codec=backend, write_limit=65536, max_message_size=None, **FAST) as server:
             raw = await RawClient.connect(server.port, rcvbuf=4096)  # and it never reads
             await raw.read_head()
-            flood, peak = cframe(backend, 9, b"p" * 125) * 1000, 0
+            while not (peers and peers[0]._write_paused):
+                await asyncio.sleep(0.01)
+            transport = peers[0].transport
+            before = transport.get_write_buffer_size()
+            flood = cframe(backend, 9, b"p" * 125) * 1000
             for _ in range(60):  # 8 MB of pings, each answered by a 127-byte pong
-                try:
-                    await within(raw.send(flood), 0.5)
-                except (OSError, asyncio.TimeoutError):
-                    break  # the server stopped reading: the flood is held by the kernel
-                if peers and peers[0].transport is not None:
-                    peak = max(peak, peers[0].transport.get_write_buffer_size())
+                await within(raw.send(flood), 2.0)
+            await asyncio.sleep(0.05)
+            assert peers[0].conn.pong_pending  # the pings were read
+            assert transport.get_write_buffer_size() - before <= 127  # not 60,000 pongs
             reset(raw)
-            assert peak <= 65536 + 256 * 1024, peak  # the write limit and one read's pongs
             await drained(server)
 
     hostile(main)
@@ -362,14 +370,18 @@ def test_abrupt_disconnect_in_every_state(backend, state, how):
     hostile(main)
 
 
-def test_disconnect_while_our_send_is_blocked(backend):
+@pytest.mark.parametrize("count, size", [(1000, 65536), (1, 8 << 20)], ids=["many-sends", "one-send"])
+def test_disconnect_while_our_send_is_blocked(backend, count, size):
+    """The send() that waits for the peer raises when it aborts: not only the next one."""
+
     async def main() -> None:
         ends: List[Any] = []
 
         async def handler(ws: Any) -> None:
             try:
-                for _ in range(1000):
-                    await ws.send(b"y" * 65536)
+                for _ in range(count):  # far more than the socket buffers take
+                    await ws.send(b"y" * size)
+                ends.append("returned")
             except ConnectionClosed as exc:
                 ends.append(exc.code)
 
@@ -429,5 +441,39 @@ def test_failed_connection_without_close_timeout_still_ends(backend):
             await drained(server)
             assert codes(backend, await raw.read_all()) == [1002]
             raw.close()
+
+    hostile(main)
+
+
+def test_peer_close_is_read_while_the_application_only_sends(backend):
+    """The handler only sends, the peer never reads and then closes: its close is read at once
+    (our reading never waits for our writes), and the blocked send() raises with its code."""
+
+    async def main() -> None:
+        seen: List[Any] = []
+
+        async def handler(ws: Any) -> None:
+            try:
+                while True:
+                    await ws.send(b"z" * 65536)
+            except ConnectionClosed as exc:
+                seen.append(exc.code)
+
+        async with serve(handler, codec=backend, max_message_size=None, close_timeout=0.5) as server:
+            raws = [await RawClient.connect(server.port, rcvbuf=4096) for _ in range(10)]
+            for raw in raws:
+                await raw.read_head()
+            await asyncio.sleep(0.2)  # every handler is blocked in send() now
+            for raw in raws:
+                await raw.send(cframe(backend, 8, backend.build_close(1000)))
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 0.4  # well before close_timeout could end anything
+            while loop.time() < end and any(ws.conn.close_received is None for ws in server.connections):
+                await asyncio.sleep(0.01)
+            assert all(ws.conn.close_received == (1000, "") for ws in server.connections)
+            await drained(server)  # the close timeout drops peers that read nothing
+            for raw in raws:
+                raw.close()
+        assert seen == [1000] * 10
 
     hostile(main)

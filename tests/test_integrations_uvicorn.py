@@ -16,8 +16,12 @@ from .integration_helpers import require_library  # noqa: E402
 uvicorn = require_library("uvicorn", "uvicorn")
 
 from wscodec.asyncio import ConnectionClosed, InvalidStatus, connect  # noqa: E402
+from uvicorn.protocols.utils import ClientDisconnected  # noqa: E402
+
 from wscodec.http import MAX_EARLY_DATA  # noqa: E402
 from wscodec.integrations.uvicorn import WebSocketProtocol  # noqa: E402
+
+from .connection_helpers import HANDSHAKE, RawClient, cframe  # noqa: E402
 
 TIMEOUT = 10.0
 
@@ -25,7 +29,8 @@ TIMEOUT = 10.0
 async def echo_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
     """Echo; the path picks a behaviour: /deny (403), /teapot (HTTP 418 with a body), /close/CODE
     (the server closes with CODE after the first message), /sub (accepts the first subprotocol),
-    /late (accepts after 0.2 s)."""
+    /late (accepts after 0.2 s), /push (only sends, never receives), /later (receives nothing for
+    a second, then says so)."""
     assert scope["type"] == "websocket"
     record: List[Any] = scope["state"]["events"]
     path = scope["path"]
@@ -42,6 +47,16 @@ async def echo_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
         await asyncio.sleep(0.2)
     sub = scope["subprotocols"][0] if path == "/sub" and scope["subprotocols"] else None
     await send({"type": "websocket.accept", "subprotocol": sub, "headers": [(b"x-echo", b"yes")]})
+    if path == "/push":
+        try:
+            while True:
+                await send({"type": "websocket.send", "bytes": b"p" * 65536})
+        except ClientDisconnected:
+            record.append({"type": "push ended"})
+            return
+    if path == "/later":
+        await asyncio.sleep(1.0)
+        await send({"type": "websocket.send", "text": "still here"})
     while True:
         message = await receive()
         record.append(message)
@@ -352,5 +367,85 @@ def test_frames_sent_before_the_accept_wait_for_the_101(backend: types.SimpleNam
             while echoed < 64 * (16384 + 4):  # every frame, once accepted
                 echoed += len(await asyncio.wait_for(reader.read(65536), TIMEOUT))
             writer.close()
+
+    run(main())
+
+
+def test_peer_close_is_read_while_the_app_only_sends(backend: types.SimpleNamespace) -> None:
+    """The app never calls receive() and keeps sending: the client's message, then its close,
+    are still read (reading waits only for the app's queue, never for our writes)."""
+
+    async def main() -> None:
+        async with Running(backend) as srv:
+            ws = await connect(srv.url("/push"), codec=backend, close_timeout=2.0, max_message_size=None)
+            await ws.send("never received")
+            for _ in range(20):
+                assert await ws.recv() == b"p" * 65536
+            (protocol,) = list(srv.server.server_state.connections)
+            for _ in range(500):  # the message waits in the app's queue
+                if protocol.queue.qsize():
+                    break
+                await asyncio.sleep(0.01)
+            assert protocol.queue.qsize() == 1
+            await asyncio.wait_for(ws.close(1000, "done"), 5.0)
+            assert (ws.close_code, ws.was_clean) == (1000, True)  # not the 2 s close timeout
+            for _ in range(500):
+                if EVENTS and EVENTS[-1]["type"] == "push ended":
+                    break
+                await asyncio.sleep(0.01)
+            assert EVENTS[-1] == {"type": "push ended"}
+
+    run(main())
+
+
+def test_heartbeat_pongs_are_read_while_the_app_is_busy(backend: types.SimpleNamespace) -> None:
+    """Pongs to uvicorn's heartbeat get through while a message waits for the app: no 1011
+    keepalive timeout for a client that answers every ping."""
+
+    async def main() -> None:
+        async with Running(backend, ws_ping_interval=0.1, ws_ping_timeout=0.3) as srv:
+            async with connect(srv.url("/later"), codec=backend) as ws:
+                await ws.send("waits in the queue")
+                assert await asyncio.wait_for(ws.recv(), 5.0) == "still here"
+                assert await asyncio.wait_for(ws.recv(), 5.0) == "waits in the queue"
+
+    run(main())
+
+
+def test_heartbeat_follows_uvicorn_defaults(backend: types.SimpleNamespace) -> None:
+    protocol = type("WSP", (WebSocketProtocol,), {"codec": backend})
+    config = uvicorn.Config(lifespan_app, ws=protocol)
+    assert (config.ws_ping_interval, config.ws_ping_timeout) == (20.0, 20.0)
+
+    class State:
+        connections: set = set()
+        tasks: set = set()
+        default_headers: list = []
+
+    ws = protocol(config, State(), {}, _loop=asyncio.new_event_loop())
+    try:
+        assert (ws.ping_interval, ws.ping_timeout) == (20.0, 20.0)
+    finally:
+        ws.loop.close()
+
+
+def test_ping_flood_while_writes_are_paused_holds_one_pong(backend: types.SimpleNamespace) -> None:
+    async def main() -> None:
+        async with Running(backend) as srv:
+            raw = await RawClient.connect(srv.port, HANDSHAKE.replace("GET / ", "GET /push "), rcvbuf=4096)
+            assert (await raw.read_head()).startswith(b"HTTP/1.1 101")
+            (protocol,) = list(srv.server.server_state.connections)
+            for _ in range(500):  # the app pushes until the transport is over its limit
+                if not protocol.writable.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            before = protocol.transport.get_write_buffer_size()
+            flood = cframe(backend, 9, b"p" * 125) * 1000
+            for _ in range(30):  # 4 MB of pings, each answered by a 127-byte pong
+                await asyncio.wait_for(raw.send(flood), 2.0)
+            await asyncio.sleep(0.05)
+            assert protocol.conn.pong_pending  # read, and answered by one waiting pong
+            assert protocol.transport.get_write_buffer_size() - before <= 127
+            raw.close()
 
     run(main())

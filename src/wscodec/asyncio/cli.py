@@ -4,6 +4,10 @@ Echoes text and binary messages (compressed with permessage-deflate when the cli
 unless --no-compression), answers closes with the received code, and on SIGTERM/SIGINT
 closes every client with 1001 and exits 0 (dropping clients that do not answer within
 --close-timeout). Prints ``listening on ws://HOST:PORT (backend: NAME)`` once ready.
+
+The defaults are meant for a server on a public address: heartbeats every 20 s (a peer that
+does not answer within 20 s is dropped), 16 MiB messages (what Autobahn's section 9 sends) and
+at most 1 MiB of received messages waiting per connection before reading pauses.
 """
 
 from __future__ import annotations
@@ -32,8 +36,22 @@ async def echo(ws: ServerConnection) -> None:
 
 def _positive(text: str) -> float:
     value = float(text)
-    if value <= 0:
+    if not value > 0:
         raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _seconds_or_off(text: str) -> Optional[float]:
+    """Seconds > 0, or 0 / "off" to turn the timer off."""
+    if text.strip().lower() in ("0", "off", "none"):
+        return None
+    return _positive(text)
+
+
+def _size(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
     return value
 
 
@@ -51,19 +69,21 @@ def parser() -> argparse.ArgumentParser:
         "--close-timeout", type=_positive, default=5.0, help="seconds a peer has to answer a close (5)"
     )
     p.add_argument(
-        "--ping-interval", type=_positive, default=None, help="send a heartbeat ping every N seconds"
+        "--ping-interval", type=_seconds_or_off, default=20.0,
+        help="send a heartbeat ping every N seconds (20; 0: off)",
     )
     p.add_argument(
-        "--ping-timeout", type=_positive, default=None, help="drop a peer whose pong is N seconds late"
+        "--ping-timeout", type=_seconds_or_off, default=20.0,
+        help="drop a peer whose pong is N seconds late (20; 0: never)",
     )
     p.add_argument(
         "--idle-timeout", type=_positive, default=None, help="close (1001) after N seconds without messages"
     )
     p.add_argument(
         "--max-message-size",
-        type=int,
-        default=64 << 20,
-        help="bytes (64 MiB: Autobahn section 9 sends 16 MiB)",
+        type=_size,
+        default=16 << 20,
+        help="bytes, also once inflated (16 MiB: Autobahn section 9 sends 16 MiB)",
     )
     p.add_argument(
         "--compression",
@@ -80,7 +100,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="send shorter messages uncompressed (default 32 bytes, 128 without context takeover)",
     )
-    p.add_argument("--max-queue", type=int, default=16)
+    p.add_argument(
+        "--max-queue", type=_size, default=16, help="messages waiting to be echoed before reading pauses (16)"
+    )
+    p.add_argument(
+        "--max-queue-bytes", type=_size, default=1 << 20,
+        help="bytes of messages (inflated) waiting to be echoed before reading pauses (1 MiB)",
+    )
     p.add_argument("--max-connections", type=int, default=None)
     p.add_argument("--handshake-timeout", type=_positive, default=10.0)
     p.add_argument("--log-level", default="INFO")
@@ -119,6 +145,7 @@ async def run(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         max_message_size=args.max_message_size,
         max_queue=args.max_queue,
+        max_queue_bytes=args.max_queue_bytes,
         max_connections=args.max_connections,
         handshake_timeout=args.handshake_timeout,
     )

@@ -1,72 +1,69 @@
 """The asyncio driver of a :class:`wscodec.connection.Connection`: one asyncio.Protocol per socket.
 
 All protocol logic and timers live in the sans-I/O Connection; this layer moves bytes, arms one
-loop timer at ``next_deadline()``, queues messages for ``recv`` and applies back-pressure both
-ways (``send`` waits while the transport is paused; reading pauses while ``max_queue`` messages
-wait to be received).
+loop timer at ``next_deadline()`` and queues messages for ``recv``. Flow control:
+
+* reading pauses only while the application's receive queue is over its high-water mark
+  (``max_queue`` messages or ``max_queue_bytes`` bytes) and resumes at a quarter of both; never
+  because writes are backed up, since two peers that both did that would deadlock. So Close and
+  Ping frames are read and answered while the application is busy sending;
+* once our close is sent the peer's data frames are discarded, so reading resumes whatever the
+  queue holds: the peer's close gets through and ``close_timeout`` bounds the rest;
+* ``send`` waits while the transport's buffer is over ``write_limit``, and raises
+  ConnectionClosed if the connection ends before its data could be written; while it is over,
+  an automatic pong stays in the Connection, replaced by the next ping's (one pong at most).
+
+Messages that arrive in several frames are queued as their frames arrive (``Fragment`` events,
+gathered into one queue entry until the application takes it): ``recv`` joins them,
+``recv_streaming`` hands them out as they come, so the receive queue's byte mark bounds a large
+message too, and ``max_queue`` counts messages however many frames they have.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
-import types
-from typing import Any, AsyncIterator, Deque, Dict, Optional, Tuple, Union
+from collections import abc
+from typing import Any, AsyncIterable, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
-from ..connection import DEFAULT_MAX_MESSAGE_SIZE, Closed, Connection, Message, Pong, State, default_codec
-from ..deflate import DeflateOptions, PerMessageDeflate
-from ..errors import ConnectionClosed, ConnectionClosedOK
+from ..connection import Closed, Connection, Message, Pong, State, default_codec
+from ..events import Fragment
+from ..deflate import PerMessageDeflate
+from ..errors import ConnectionClosed
+from .options import Options
+from .queue import NO_PARTS, NO_QUEUE, Data, ReceiveQueue, _Pieces
+from .streaming import Piece, send_pieces
 
 __all__ = ["Options", "WebSocket"]
 
-Data = Union[str, bytes]
+Sendable = Union[Piece, Iterable[Piece], AsyncIterable[Piece]]
 
 # How long a protocol error's close may wait for the application to read (and answer) the
 # messages that arrived before the error.
 FAIL_GRACE = 1.0
+# With permessage-deflate, input is fed to the Connection in slices of this many wire bytes and
+# the receive queue checked between them: one slice inflates to at most ~4 MiB (deflate expands
+# at most ~1032:1), whatever one socket read (256 KiB) holds.
+INFLATE_STEP = 4096
 
 
-@dataclasses.dataclass
-class Options:
-    """Per-connection settings shared by ``serve`` and ``connect`` (keyword arguments of both)."""
-
-    max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE
-    max_frame_size: Optional[int] = None
-    max_queue: Optional[int] = 16  # messages waiting for recv() before reading pauses
-    close_timeout: Optional[float] = 10.0
-    ping_interval: Optional[float] = None
-    ping_timeout: Optional[float] = None
-    idle_timeout: Optional[float] = None
-    idle_close_code: int = 1001
-    write_limit: int = 64 * 1024  # transport high-water mark: send() waits above it
-    codec: Optional[types.SimpleNamespace] = None
-    # permessage-deflate: "deflate" (defaults), a DeflateOptions, or None (off)
-    compression: Union[str, DeflateOptions, None] = "deflate"
-
-    def connection(self, role: str, now: float, deflate: Optional[PerMessageDeflate] = None) -> Connection:
-        return Connection(
-            role,
-            deflate=deflate,
-            max_message_size=self.max_message_size,
-            max_frame_size=self.max_frame_size,
-            codec=self.codec,
-            close_timeout=self.close_timeout,
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            idle_timeout=self.idle_timeout,
-            idle_close_code=self.idle_close_code,
-            now=now,
-        )
-
-
-class WebSocket(asyncio.Protocol):
-    """An open WebSocket: ``send``, ``recv``/``async for``, ``ping``, ``close``, ``terminate``.
+class WebSocket(ReceiveQueue, asyncio.Protocol):
+    """An open WebSocket: ``send``, ``recv``/``async for``, ``recv_streaming``, ``ping``,
+    ``close``, ``terminate``.
 
     Subclasses run the opening handshake (``_handshake_data``) and then call ``_open``.
     """
 
     role = "server"
+
+    # Slots: an idle connection's footprint matters when a server holds tens of thousands.
+    __slots__ = (
+        "options", "loop", "codec", "transport", "conn", "subprotocol", "_queue", "_queued",
+        "_parts", "_skip_rest", "_sending", "_recv_waiter", "_reading_paused", "_held", "_step",
+        "_write_paused", "_drain_waiter", "_closed", "_timer", "_timer_at", "_pong_waiters",
+        "_closed_waiters",
+        "_transport_closing", "_transport_aborted", "_fail_hold_until",
+    )
 
     def __init__(self, options: Options, loop: asyncio.AbstractEventLoop) -> None:
         self.options = options
@@ -75,15 +72,22 @@ class WebSocket(asyncio.Protocol):
         self.transport: Optional[asyncio.Transport] = None
         self.conn: Optional[Connection] = None  # None until the handshake succeeds
         self.subprotocol: Optional[str] = None
-        self._queue: Deque[Data] = collections.deque()
+        self._queue: Deque[Union[Data, _Pieces]] = NO_QUEUE  # a deque from the first message on
+        self._queued = 0  # bytes (characters for text) in _queue
+        self._parts: List[Data] = NO_PARTS  # the pieces recv() took of a fragmented message so far
+        self._skip_rest = False  # a recv_streaming() iterator was left mid-message
+        self._sending: Optional[asyncio.Future[None]] = None  # a streamed send() in progress
         self._recv_waiter: Optional[asyncio.Future[None]] = None
-        self._reading_paused = False
+        self._reading_paused = False  # by the receive queue, the only reason to stop reading
+        self._held = b""  # input read before reading paused, fed once it resumes
+        self._step: Optional[int] = None  # input slice size (INFLATE_STEP with deflate)
         self._write_paused = False
         self._drain_waiter: Optional[asyncio.Future[None]] = None
         self._closed: asyncio.Future[None] = loop.create_future()
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_at = 0.0
-        self._pong_waiters: Dict[bytes, asyncio.Future[float]] = {}
+        self._pong_waiters: Optional[Dict[bytes, asyncio.Future[float]]] = None  # created on first ping()
+        self._closed_waiters: Optional[List[asyncio.Future[None]]] = None  # see wait_closed()
         self._transport_closing = False
         self._transport_aborted = False
         self._fail_hold_until: Optional[float] = None
@@ -95,13 +99,29 @@ class WebSocket(asyncio.Protocol):
         transport.set_write_buffer_limits(high=self.options.write_limit)
 
     def data_received(self, data: bytes) -> None:
-        conn = self.conn
-        if conn is None:
+        if self.conn is None:
             self._handshake_data(data)
-            return
-        events = conn.receive_data(data, self.loop.time())
-        if events:
-            self._handle(events)
+        elif self._reading_paused:  # a TLS transport may still deliver what it had decrypted
+            self._held += data
+        else:
+            self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        conn = self.conn
+        assert conn is not None
+        now, step = self.loop.time(), self._step
+        if step is None or len(data) <= step:
+            events = conn.receive_data(data, now)
+            if events:
+                self._handle(events)
+        else:
+            for pos in range(0, len(data), step):
+                events = conn.receive_data(data[pos : pos + step], now)
+                if events:
+                    self._handle(events)
+                if self._reading_paused:  # the queue is full: keep the rest for later
+                    self._held = data[pos + step :]
+                    break
         self._flush()
         self._schedule()
 
@@ -115,8 +135,7 @@ class WebSocket(asyncio.Protocol):
         self._transport_closing = True
         if self.conn is None:
             self._handshake_lost(exc)
-            if not self._closed.done():
-                self._closed.set_result(None)
+            self._set_closed()
         else:
             self._handle(self.conn.receive_eof(self.loop.time()))
         if self._timer is not None:
@@ -125,17 +144,29 @@ class WebSocket(asyncio.Protocol):
         self._wake_drain()
 
     def pause_writing(self) -> None:
+        # Reading goes on: the peer's close and pings must get through (see the module doc).
         self._write_paused = True
-        # Back-pressure both ways: while the peer does not read what we write (pongs, echoes),
-        # none of its input is read either, so our write buffer stays near the write limit.
-        if self.transport is not None and not self._reading_paused and not self._transport_closing:
-            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        if self.transport is not None and not self._reading_paused and not self._transport_closing:
-            self.transport.resume_reading()
+        self._flush()  # a pong held back while the buffer was full
         self._wake_drain()
+
+    # ------------------------------------------------------------ receive-queue flow control
+    def _pause_reading(self) -> None:
+        transport = self.transport
+        if not self._reading_paused and transport is not None and not transport.is_closing():
+            self._reading_paused = True
+            transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        self._reading_paused = False
+        held, self._held = self._held, b""
+        if held and self.conn is not None:
+            self._feed(held)  # may pause again
+        transport = self.transport
+        if not self._reading_paused and transport is not None and not transport.is_closing():
+            transport.resume_reading()
 
     # ------------------------------------------------------------ handshake hooks
     def _handshake_data(self, data: bytes) -> None:
@@ -149,6 +180,7 @@ class WebSocket(asyncio.Protocol):
 
     def _open(self, leftover: bytes, deflate: Optional[PerMessageDeflate] = None) -> None:
         self.conn = self.options.connection(self.role, self.loop.time(), deflate)
+        self._step = None if deflate is None else INFLATE_STEP
         if leftover:
             self.data_received(leftover)
         else:
@@ -160,12 +192,25 @@ class WebSocket(asyncio.Protocol):
         got_message = False
         for event in events:
             cls = type(event)
+            if (cls is Message or cls is Fragment) and queue is NO_QUEUE:
+                queue = self._queue = collections.deque()  # (not for the heartbeat's pongs)
             if cls is Message:
                 queue.append(event.data)
+                self._queued += len(event.data)
+                got_message = True
+            elif cls is Fragment:
+                last = queue[-1] if queue else None
+                if type(last) is _Pieces and not last.fin:  # the same message, still waiting
+                    last.parts.append(event.data)
+                    last.size += len(event.data)
+                    last.fin = event.fin
+                else:
+                    queue.append(_Pieces(event.data, event.fin))
+                self._queued += len(event.data)
                 got_message = True
             elif cls is Pong:
                 for payload, rtt in event.acked:
-                    fut = self._pong_waiters.pop(payload, None)
+                    fut = self._pong_waiters.pop(payload, None) if self._pong_waiters else None
                     if fut is not None and not fut.done():
                         fut.set_result(rtt)
             elif cls is Closed:
@@ -174,15 +219,11 @@ class WebSocket(asyncio.Protocol):
             waiter = self._recv_waiter
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
-            limit = self.options.max_queue
-            if limit and len(queue) >= limit and not self._reading_paused and self.transport is not None:
-                self._reading_paused = True
-                if not self._write_paused:  # else already paused
-                    self.transport.pause_reading()
+            if not self._reading_paused and self._over_high_water():
+                self._pause_reading()
 
     def _closed_now(self) -> None:
-        if not self._closed.done():
-            self._closed.set_result(None)
+        self._set_closed()
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -195,14 +236,26 @@ class WebSocket(asyncio.Protocol):
         self._wake_drain()
         self._on_closed()
 
+    def _set_closed(self) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
+        for waiter in self._closed_waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
     def _flush(self) -> None:
         conn = self.conn
         transport = self.transport
         if conn is None or transport is None:
             return
-        data = conn.data_to_send()
+        # While the peer does not read, a lone automatic pong waits (and is replaced by the
+        # next ping's) until resume_writing: a ping flood cannot grow the write buffer.
+        data = conn.data_to_send() if conn.output_pending or not self._write_paused else b""
         if data and not self._transport_closing:
             transport.write(data)
+        if self._reading_paused and conn.close_sent is not None:
+            # Data frames are discarded from now on: read on, for the peer's close.
+            self._resume_reading()
         if conn.should_close_transport:
             if conn.transport_abort:
                 if not self._transport_aborted:
@@ -283,53 +336,43 @@ class WebSocket(asyncio.Protocol):
         return self.conn
 
     # ------------------------------------------------------------ public API
-    async def send(self, message: Union[str, bytes, bytearray, memoryview]) -> None:
-        """Send a text (``str``) or binary (bytes-like) message; waits while the transport is
-        paused. Raises ConnectionClosed once closing has started."""
+    async def send(self, message: Sendable) -> None:
+        """Send a message: text for ``str``, binary for a bytes-like object, split in frames of
+        ``fragment_size`` if set. An iterable or async iterable of pieces (all ``str`` or all
+        bytes-like, else TypeError) is sent as one fragmented message, a frame per piece, without
+        holding it whole; an empty one sends nothing. If the pieces fail after the first one
+        went out, the connection is closed with 1011 and the error raised.
+
+        Waits while the transport's buffer is over ``write_limit``. Raises ConnectionClosed once
+        closing has started, or if the connection ends while this waits."""
         conn = self._require()
-        conn.send(message, self.loop.time())
-        self._flush()
-        if self._write_paused:
-            await self._drain()
+        while self._sending is not None:  # messages do not interleave with a streamed one
+            await asyncio.shield(self._sending)
+        if isinstance(message, (str, bytes, bytearray, memoryview)):
+            conn.send(message, self.loop.time(), fragment_size=self.options.fragment_size)
+            self._flush()
+            if self._write_paused:
+                await self._drain()
+            return
+        if isinstance(message, abc.Mapping) or not isinstance(message, (abc.Iterable, abc.AsyncIterable)):
+            raise TypeError("send() takes str, a bytes-like object, or an iterable or async iterable "
+                            "of them, not %s" % type(message).__name__)
+        self._sending = self.loop.create_future()
+        try:
+            await send_pieces(self, conn, message)
+        finally:
+            done, self._sending = self._sending, None
+            done.set_result(None)
 
     async def _drain(self) -> None:
-        while self._write_paused and not self._transport_closing:
+        """Wait until the write buffer is under ``write_limit``; ConnectionClosed if the
+        connection ends first (what we wrote may never reach the peer)."""
+        while self._write_paused and not self._closed.done():
             if self._drain_waiter is None:
                 self._drain_waiter = self.loop.create_future()
             await asyncio.shield(self._drain_waiter)
-
-    async def recv(self) -> Data:
-        """The next message (``str`` or ``bytes``); raises ConnectionClosed when none will come."""
-        queue = self._queue
-        while True:
-            if queue:
-                data = queue.popleft()
-                if not queue and self._fail_hold_until is not None:
-                    # runs after the caller's reply to this last message (same task step)
-                    self.loop.call_soon(self._release_failure)
-                if self._reading_paused and len(queue) <= (self.options.max_queue or 0) // 4:
-                    self._reading_paused = False
-                    if self.transport is not None and not self._transport_closing and not self._write_paused:
-                        self.transport.resume_reading()
-                return data
-            if self._closed.done():
-                raise self._closed_exception()
-            if self._recv_waiter is not None:
-                raise RuntimeError("recv() is already waiting in another task")
-            self._recv_waiter = waiter = self.loop.create_future()
-            try:
-                await waiter
-            finally:
-                self._recv_waiter = None
-
-    def __aiter__(self) -> AsyncIterator[Data]:
-        return self
-
-    async def __anext__(self) -> Data:
-        try:
-            return await self.recv()
-        except ConnectionClosedOK:
-            raise StopAsyncIteration from None
+        if self._write_paused:
+            raise self._closed_exception()
 
     def ping(self, data: Optional[bytes] = None) -> "asyncio.Future[float]":
         """Send a ping; the returned future resolves to the round-trip time when its pong
@@ -337,6 +380,8 @@ class WebSocket(asyncio.Protocol):
         conn = self._require()
         payload = conn.ping(data, self.loop.time())
         fut: asyncio.Future[float] = self.loop.create_future()
+        if self._pong_waiters is None:
+            self._pong_waiters = {}
         self._pong_waiters[payload] = fut
         self._flush()
         return fut
@@ -359,7 +404,7 @@ class WebSocket(asyncio.Protocol):
             conn.close(code, reason, self.loop.time(), timeout)
             self._flush()
             self._schedule()
-        await asyncio.shield(self._closed)
+        await self.wait_closed()
 
     def terminate(self) -> None:
         """Drop the connection at once, without a closing handshake (the peer sees 1006)."""
@@ -371,7 +416,19 @@ class WebSocket(asyncio.Protocol):
         self._flush()
 
     async def wait_closed(self) -> None:
-        await asyncio.shield(self._closed)
+        """Wait until the connection is closed (cancelling this wait changes nothing else)."""
+        if self._closed.done():
+            return
+        # One future per waiter (not asyncio.shield, which costs several objects): idle
+        # handlers that wait here are what a server with many connections holds.
+        waiter = self.loop.create_future()
+        if self._closed_waiters is None:
+            self._closed_waiters = []
+        self._closed_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._closed_waiters.remove(waiter)
 
     @property
     def state(self) -> Optional[State]:
@@ -422,3 +479,4 @@ class WebSocket(asyncio.Protocol):
     def __repr__(self) -> str:
         state = "HANDSHAKE" if self.conn is None else self.conn.state.name
         return "<%s %s %s>" % (type(self).__name__, state, self.remote_address)
+

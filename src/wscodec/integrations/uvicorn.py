@@ -15,6 +15,11 @@ request, and hands the transport over. Differences, on purpose:
   after the 101: nothing reaches the app before its accept, and no close frame precedes the 101.
 * a handshake that fails (bad request: 4xx; an error of ours: 500, logged) is answered and its
   connection released, never left registered with uvicorn.
+* flow control as in wscodec.asyncio: reading pauses only while ``ws_max_queue`` messages or
+  ``max_queue_bytes`` bytes wait for the app's ``receive()`` (resuming at a quarter of both),
+  never because writes are backed up, so the peer's Close and Ping frames (and the pongs of
+  uvicorn's ``ws_ping_interval``/``ws_ping_timeout`` heartbeat, 20 s/20 s by default) are read
+  while the app only sends.
 """
 
 from __future__ import annotations
@@ -59,10 +64,16 @@ __all__ = ["WebSocketProtocol"]
 _Headers = List[Tuple[bytes, bytes]]
 
 
+# With permessage-deflate, input is fed in slices of this many wire bytes, the queue checked
+# between them, so that one socket read cannot inflate far past the high-water mark.
+_INFLATE_STEP = 4096
+
+
 class WebSocketProtocol(asyncio.Protocol):
     """uvicorn ``--ws`` protocol class: one instance per upgraded connection."""
 
     codec: Any = None  # a wscodec._backends.load() namespace; None: the selected backend
+    max_queue_bytes: Optional[int] = 4 << 20  # received bytes waiting for the app before reading pauses
 
     def __init__(
         self,
@@ -105,7 +116,10 @@ class WebSocketProtocol(asyncio.Protocol):
 
         self.conn = self.make_connection()
         self.extension_header: Optional[str] = None  # the agreed permessage-deflate, if any
-        self.read_paused = False
+        self.read_paused = False  # by the app's queue (the only reason to stop reading)
+        self.queued = 0  # data messages waiting in self.queue
+        self.queued_bytes = 0
+        self.held = b""  # input read before reading paused, fed when it resumes
         self.writable = asyncio.Event()
         self.writable.set()
 
@@ -180,11 +194,24 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.writable.set()
+        if self.conn.pong_pending and not self.transport.is_closing():  # held back while paused
+            self.transport.write(self.conn.data_to_send())
 
     def data_received(self, data: bytes) -> None:
         if not self.handshake_complete:
             self.handshake_data(data)
-            return
+        elif self.read_paused:  # a TLS transport may still deliver what it had decrypted
+            self.held += data
+        elif self.conn.deflate is None or len(data) <= _INFLATE_STEP:
+            self.receive_data(data)
+        else:
+            for pos in range(0, len(data), _INFLATE_STEP):
+                self.receive_data(data[pos : pos + _INFLATE_STEP])
+                if self.read_paused:  # the app's queue is full: keep the rest for later
+                    self.held = data[pos + _INFLATE_STEP :]
+                    break
+
+    def receive_data(self, data: bytes) -> None:
         conn = self.conn
         events = conn.receive_data(data, self.loop.time())
         for event in events:
@@ -197,7 +224,8 @@ class WebSocketProtocol(asyncio.Protocol):
             # Ping: the Connection queued the pong; it goes out with the flush below.
         if conn.error is not None and not self.close_sent:
             self.handle_protocol_error()
-        else:
+        elif self.writable.is_set() or conn.output_pending:
+            # (while the peer does not read, a lone pong waits, replaced by the next ping's)
             out = conn.data_to_send()
             if out and not self.transport.is_closing():
                 self.transport.write(out)
@@ -298,9 +326,21 @@ class WebSocketProtocol(asyncio.Protocol):
             self.queue.put_nowait({"type": "websocket.receive", "text": data})
         else:
             self.queue.put_nowait({"type": "websocket.receive", "bytes": data})
-        if not self.read_paused:  # flow control: no more input until the app drains the queue
+        self.queued += 1
+        self.queued_bytes += len(data)
+        limit = self.max_queue_bytes
+        over = self.queued >= self.config.ws_max_queue or (limit is not None and self.queued_bytes >= limit)
+        if over and not self.read_paused and not self.transport.is_closing():
             self.read_paused = True
             self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.read_paused = False
+        held, self.held = self.held, b""
+        if held:
+            self.data_received(held)  # may pause again
+        if not self.read_paused and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def handle_close(self, event: CloseReceived) -> None:
         if self.close_sent:  # the peer answered our close: the handshake is complete
@@ -332,8 +372,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 # Half-close, drop what still arrives; the peer's EOF or the timeout ends it.
                 transport.write_eof()
                 if self.read_paused:
-                    self.read_paused = False
-                    transport.resume_reading()
+                    self.resume_reading()
                 self.close_timer = self.loop.call_later(self.close_timeout, transport.close)
                 return
         transport.close()
@@ -470,9 +509,8 @@ class WebSocketProtocol(asyncio.Protocol):
                 self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
                 if not self.transport.is_closing():
                     self.transport.write(conn.data_to_send())
-                    if self.read_paused:  # the peer's close must get through
-                        self.read_paused = False
-                        self.transport.resume_reading()
+                    if self.read_paused:  # data is discarded now: the peer's close must get through
+                        self.resume_reading()
                     self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
             else:
                 raise RuntimeError(
@@ -549,7 +587,16 @@ class WebSocketProtocol(asyncio.Protocol):
 
     async def receive(self) -> Dict[str, Any]:
         message = await self.queue.get()
-        if self.read_paused and self.queue.empty():
-            self.read_paused = False
-            self.transport.resume_reading()
+        if message["type"] == "websocket.receive":
+            data = message.get("text")
+            self.queued -= 1
+            self.queued_bytes -= len(message["bytes"] if data is None else data)
+            limit = self.max_queue_bytes
+            if (
+                self.read_paused
+                and not self.close_sent
+                and self.queued <= self.config.ws_max_queue // 4
+                and (limit is None or self.queued_bytes <= limit // 4)
+            ):
+                self.resume_reading()
         return message
