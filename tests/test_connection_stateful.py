@@ -254,7 +254,7 @@ class ConnectionPair(RuleBasedStateMachine):
     @rule(role=st.sampled_from(SIDES), paused=st.booleans())
     def pause_writes(self, role: str, paused: bool) -> None:
         side = self.sides[role]
-        side.paused = paused
+        side.paused = side.conn.coalesce_pongs = paused
         pending = side.conn.pong_pending
         self.flush(side)
         assert side.conn.pong_pending == (pending and paused)

@@ -136,6 +136,7 @@ def test_ping_flood_holds_one_pong_until_the_output_is_taken(backend):
     """RFC 6455 5.5.3: a pong not yet sent is replaced by the pong for a newer ping, so a flood
     read while the output is not taken (writes paused) holds one pong, not one per ping."""
     conn = server(backend)
+    conn.coalesce_pongs = True  # what an I/O layer sets while its writes are paused
     pings = b"".join(cframe(backend, 9, b"%05d" % i) for i in range(2000))
     events = conn.receive_data(pings[: len(pings) // 2]) + conn.receive_data(pings[len(pings) // 2 :])
     assert events == [Ping(b"%05d" % i) for i in range(2000)]
@@ -147,8 +148,19 @@ def test_ping_flood_holds_one_pong_until_the_output_is_taken(backend):
     assert [bytes(f.payload) for f in frames_of(backend, conn.data_to_send(), from_client=False)] == [b"next"]
 
 
+def test_every_ping_gets_its_pong_while_writes_flow(backend):
+    """Without ``coalesce_pongs`` (writes not paused) pings read in one call are each answered,
+    in order (what Autobahn's case 2.10 checks)."""
+    conn = server(backend)
+    events = conn.receive_data(b"".join(cframe(backend, 9, b"%d" % i) for i in range(10)))
+    assert events == [Ping(b"%d" % i) for i in range(10)]
+    pongs = frames_of(backend, conn.data_to_send(), from_client=False)
+    assert [(f.opcode, bytes(f.payload)) for f in pongs] == [(10, b"%d" % i) for i in range(10)]
+
+
 def test_pending_pong_replaced_in_place_among_other_output(backend):
     conn = server(backend)
+    conn.coalesce_pongs = True
     conn.receive_data(cframe(backend, 9, b"1"))
     conn.send("reply")
     assert conn.pong_pending and conn.output_pending  # the message must go out

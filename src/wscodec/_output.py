@@ -19,7 +19,7 @@ class Output:
     """Connection's base class: the output state (its slots) and the methods that queue frames."""
 
     __slots__ = ("_now", "_out", "_pong_at", "_mask", "_stream_op", "_stream_sent", "_last_activity",
-                 "_pings", "_ping_count")
+                 "_pings", "_ping_count", "coalesce_pongs")
 
     _build_frame: Callable[..., bytes]
     deflate: Any
@@ -27,7 +27,9 @@ class Output:
     def _init_output(self, is_client: bool, now: float) -> None:
         self._now = now
         self._out: List[bytes] = []
-        self._pong_at = -1  # index in _out of the automatic pong not yet taken, -1 if none
+        self._pong_at = -1  # index in _out of the latest automatic pong not yet taken, -1 if none
+        # Set by an I/O layer while its writes are paused (see Connection's docstring).
+        self.coalesce_pongs = False
         # Client masks: build_frame(mask=True) draws them from the backend's fork-safe source.
         self._mask = is_client
         self._stream_op = 0  # opcode of the message send_fragment() is streaming, 0 when none
@@ -151,7 +153,8 @@ class Output:
 
     def _queue_pong(self, payload: bytes) -> None:
         frame = self._build_frame(_PONG, payload, mask=self._mask)
-        if self._pong_at >= 0:  # RFC 6455 5.5.3: only the most recent ping needs its pong
+        if self._pong_at >= 0 and self.coalesce_pongs:
+            # RFC 6455 5.5.3: a pong not yet sent may be replaced by the most recent ping's
             self._out[self._pong_at] = frame
         else:
             self._pong_at = len(self._out)
@@ -176,7 +179,8 @@ class Output:
 
     @property
     def pong_pending(self) -> bool:
-        """An automatic pong waits in ``data_to_send()`` (replaced by a newer ping's)."""
+        """An automatic pong waits in ``data_to_send()`` (with ``coalesce_pongs``, replaced by a
+        newer ping's)."""
         return self._pong_at >= 0
 
     @property

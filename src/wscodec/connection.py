@@ -85,10 +85,11 @@ class Connection(Output):
     "now" (``failure_pending``, ``next_deadline()``) or for ``close()``, so that the application
     can answer those messages first; a caller that sets it must run the timers.
 
-    Pings are answered automatically; a pong not yet taken by ``data_to_send()`` is replaced by
-    the pong for a newer ping (RFC 6455 5.5.3), so an I/O layer that leaves the output alone
-    while its writes are paused holds at most one pong. ``output_pending`` says whether anything
-    else waits (then it should write), ``pong_pending`` whether such a pong does.
+    Pings are answered automatically, each with its pong. While ``coalesce_pongs`` is true (an
+    I/O layer sets it while its writes are paused), a pong not yet taken by ``data_to_send()`` is
+    replaced by the pong for a newer ping (RFC 6455 5.5.3), so an I/O layer that leaves the output
+    alone while paused holds at most one pong whatever the peer sends. ``output_pending`` says
+    whether anything else waits (then it should write), ``pong_pending`` whether such a pong does.
     """
 
     __slots__ = (

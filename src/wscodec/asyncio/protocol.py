@@ -144,11 +144,16 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         self._wake_drain()
 
     def pause_writing(self) -> None:
-        # Reading goes on: the peer's close and pings must get through (see the module doc).
+        # Reading goes on: the peer's close and pings must get through (see the module doc);
+        # meanwhile only the latest ping's pong waits to be written.
         self._write_paused = True
+        if self.conn is not None:
+            self.conn.coalesce_pongs = True
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        if self.conn is not None:
+            self.conn.coalesce_pongs = False
         self._flush()  # a pong held back while the buffer was full
         self._wake_drain()
 
@@ -180,6 +185,7 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
 
     def _open(self, leftover: bytes, deflate: Optional[PerMessageDeflate] = None) -> None:
         self.conn = self.options.connection(self.role, self.loop.time(), deflate)
+        self.conn.coalesce_pongs = self._write_paused  # the 101 itself may have filled the buffer
         self._step = None if deflate is None else INFLATE_STEP
         if leftover:
             self.data_received(leftover)

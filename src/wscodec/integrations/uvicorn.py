@@ -191,9 +191,11 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.writable.clear()
+        self.conn.coalesce_pongs = True  # only the latest ping's pong waits to be written
 
     def resume_writing(self) -> None:
         self.writable.set()
+        self.conn.coalesce_pongs = False
         if self.conn.pong_pending and not self.transport.is_closing():  # held back while paused
             self.transport.write(self.conn.data_to_send())
 
