@@ -20,8 +20,8 @@ UTF-8 with a byte-by-byte Python DFA when the unmaintained ``wsaccel`` is not in
   sequence makes it False; a message that ends inside a sequence passes, and ``WebSocket.recv``
   then raises its ``UnicodeDecodeError`` as before.
 * ``WebSocket.recv`` and ``ABNF.create_frame``: text decoded and encoded by the codec's
-  ``decode_text``/``encode_text`` (``text_functions`` below): one SIMD pass instead of CPython's
-  codec, with ``bytes.decode``'s own UnicodeDecodeError (same arguments) for invalid UTF-8.
+  ``decode_text``/``encode_text`` (one pass instead of CPython's codec), with ``bytes.decode``'s
+  own UnicodeDecodeError (the same arguments) for invalid UTF-8.
 
 Exactness rule: the fast paths take only what websocket-client takes the same way (plain
 ``bytes``/``bytearray`` payloads, flags that are 0 or 1, the library's own classes and methods);
@@ -34,11 +34,11 @@ from __future__ import annotations
 import os
 import struct
 import types
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
-from ..errors import InvalidUTF8
 from ._patch import (
     Codec,
+    codec_text,
     IntegrationError,
     PatchSet,
     check_version,
@@ -62,21 +62,6 @@ _INTS = (int, bool)
 _FRAME_BUFFER_ATTRS = frozenset(
     ("recv", "skip_utf8_validation", "recv_buffer", "header", "length", "mask_value", "lock")
 )
-
-
-def text_functions(codec: types.SimpleNamespace) -> Tuple[Callable[[bytes], str], Callable[[str], bytes]]:
-    """(decode, encode) for text messages over ``codec``: ``decode`` raises UnicodeDecodeError
-    exactly as ``bytes.decode("utf-8")``, ``encode`` UnicodeEncodeError exactly as
-    ``str.encode("utf-8")`` (lone surrogates)."""
-    decode_text = codec.decode_text
-
-    def decode(data: bytes) -> str:
-        try:
-            return decode_text(data)
-        except InvalidUTF8:  # rare: CPython's codec raises websocket-client's usual error
-            return data.decode("utf-8")
-
-    return decode, codec.encode_text
 
 
 def install(codec: Codec = None, *, force: bool = False) -> bool:
@@ -122,7 +107,7 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
     apply_mask = codec.apply_mask
     validate_utf8 = codec.validate_utf8
     Utf8Validator = codec.Utf8Validator
-    decode_text, encode_text = text_functions(codec)
+    decode_text, encode_text = codec_text(codec)
 
     ABNF, FrameBuffer, WebSocket = _abnf.ABNF, _abnf.frame_buffer, _core.WebSocket
     module_globals = _abnf.__dict__  # looked up per call, as the library's own code does
