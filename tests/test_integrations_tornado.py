@@ -36,6 +36,8 @@ from .integration_helpers import (  # noqa: E402
     describe,
     differential,
     encode,
+    text_and_corruption,
+    text_frames,
 )
 
 P13 = ws.WebSocketProtocol13
@@ -226,32 +228,21 @@ def test_receive_with_permessage_deflate(
     same(lambda: converse(chunks, client=client, max_size=max_size, deflate=True), backend)
 
 
-BAD_UTF8 = [b"\xff", b"\x80", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90", b"\xe0\x80", b"\xe2\x82", b"\xf0\x9f\x98"]
-
-
 @settings(max_examples=40)
-@given(text=st.text(max_size=30), bad=st.sampled_from(BAD_UTF8), data=st.data(), client=st.booleans(),
-       deflate=st.booleans())
-def test_text_at_every_position(
-    backend: types.SimpleNamespace, text: str, bad: bytes, data: st.DataObject, client: bool, deflate: bool
-) -> None:
+@given(case=text_and_corruption(), client=st.booleans(), deflate=st.booleans())
+def test_text_at_every_position(backend: types.SimpleNamespace, case: Any, client: bool, deflate: bool) -> None:
     """Non-ASCII text, then the same with invalid or truncated UTF-8 at any position, in one or
     two frames (or compressed): tornado's message, then its abort."""
-    valid = text.encode()  # st.text() draws no surrogates
-    pos = data.draw(st.integers(0, len(valid)))
-    payload = valid[:pos] + bad + valid[pos:]
+    text, valid, bad, cut_valid, cut_bad = case
     key = None if client else b"\xfa\xfb\xfc\xfd"
     stream = []
-    for message in (valid, payload):
-        cut = data.draw(st.integers(0, len(message)))
+    for payload, cut in ((valid, cut_valid), (bad, cut_bad)):
         if deflate:
             z = zlib.compressobj(6, zlib.DEFLATED, -15)
-            stream.append(encode(1, (z.compress(message) + z.flush(zlib.Z_SYNC_FLUSH))[:-4],
-                                 rsv=(True, False, False), key=key))
-        elif cut < len(message):
-            stream.append(encode(1, message[:cut], fin=False, key=key) + encode(0, message[cut:], key=key))
+            compressed = (z.compress(payload) + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
+            stream.append(encode(1, compressed, rsv=(True, False, False), key=key))
         else:
-            stream.append(encode(1, message, key=key))
+            stream.append(text_frames(payload, cut, key))
     result = same(lambda: converse(stream, client=client, deflate=deflate), backend)
     assert [e for e in result[0] if e[0] == "message"] == [("message", "str", text)]
 

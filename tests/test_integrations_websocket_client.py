@@ -36,6 +36,8 @@ from .integration_helpers import (  # noqa: E402
     describe,
     differential,
     encode,
+    text_and_corruption,
+    text_frames,
     toggle_during,
 )
 
@@ -177,28 +179,14 @@ def test_errors_are_the_librarys(backend: types.SimpleNamespace, stream: bytes, 
         assert message == expected[1]
 
 
-BAD_UTF8 = [b"\xff", b"\x80", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90", b"\xe0\x80", b"\xe2\x82", b"\xf0\x9f\x98"]
-
-
-@given(text=st.text(max_size=30), bad=st.sampled_from(BAD_UTF8), where=st.data(), cut=st.data(),
-       skip_utf8=st.booleans(), api=apis)
-def test_text_at_every_position(
-    backend: types.SimpleNamespace, text: str, bad: bytes, where: st.DataObject, cut: st.DataObject,
-    skip_utf8: bool, api: str,
-) -> None:
+@given(case=text_and_corruption(), skip_utf8=st.booleans(), api=apis)
+def test_text_at_every_position(backend: types.SimpleNamespace, case: Any, skip_utf8: bool, api: str) -> None:
     """Non-ASCII text, and invalid or truncated UTF-8 at any position of a message of one or two
     frames: the library's messages and errors (with and without its own validation)."""
-    valid = text.encode("utf-8")  # st.text() draws no surrogates
-    pos = where.draw(st.integers(0, len(valid)))
-    payload = valid[:pos] + bad + valid[pos:]
-    split_at = cut.draw(st.integers(0, len(payload)))
-    for message in (valid, payload):
-        if split_at < len(message):
-            stream = encode(0x1, message[:split_at], fin=False) + encode(0x0, message[split_at:])
-        else:
-            stream = encode(0x1, message)
-        result = same(lambda: converse([stream], api, skip_utf8=skip_utf8), backend)
-        if message is valid and api == "recv":
+    text, valid, bad, cut_valid, cut_bad = case
+    for payload, cut in ((valid, cut_valid), (bad, cut_bad)):
+        result = same(lambda: converse([text_frames(payload, cut)], api, skip_utf8=skip_utf8), backend)
+        if payload is valid and api == "recv":
             assert result[0] == ("message", "str", text)
 
 
