@@ -1,12 +1,14 @@
 """Data frames -> messages, for :class:`wscodec.connection.Connection`.
 
 Continuation rules, the message size limit (pushed into the frame decoder so that it is checked
-at each frame header), and text decoded as it arrives, in one pass: a single-frame message by the
-codec's ``decode_text``, a fragmented one by its ``TextDecoder`` fed fragment by fragment, and even
-inside a frame that is still incomplete (``peek``), so that invalid UTF-8 fails at the first
-impossible byte. Compressed messages (permessage-deflate, RSV1 on the first frame) are inflated
-frame by frame, the decompressed size held to the message limit as it grows, and decoded after
-inflation.
+at each frame header), and text checked as it arrives, so that invalid UTF-8 fails in the chunk
+that brings the first impossible byte, even inside a frame that is still incomplete (``peek``):
+a fragmented message is decoded in one pass by the codec's ``TextDecoder`` fed fragment by
+fragment (and chunk by chunk while a frame arrives), its pieces joined once at the end; a
+single-frame message is decoded by ``decode_text`` (validated by a ``Utf8Validator`` while it
+arrives in pieces: building one str beats joining a large frame's pieces). Compressed messages
+(permessage-deflate, RSV1 on the first frame) are inflated frame by frame, the decompressed size
+held to the message limit as it grows, and decoded as they are inflated.
 
 With ``fragments`` a message of several frames is not assembled: each frame becomes a
 :class:`~wscodec.events.Fragment` as soon as it is complete and valid, so no more than one frame
