@@ -43,7 +43,7 @@ class _Partial:
     def __init__(self) -> None:
         self.head = b""  # the frame's first bytes while its header is incomplete
         self.header: Any = None
-        self.fed = 0  # payload bytes already fed to the message's TextDecoder
+        self.fed = 0  # payload bytes already checked (by the TextDecoder or by check)
         self.masker: Any = None
         self.active = False  # a text payload being decoded (else ignored)
         self.check: Any = None  # a single-frame message's Utf8Validator (see peek)
