@@ -79,6 +79,29 @@ def encode(
     return head + payload
 
 
+#: Invalid or truncated UTF-8 to insert into text: bad bytes, overlong, surrogate, over U+10FFFF,
+#: and sequences cut short.
+BAD_UTF8 = [b"\xff", b"\x80", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90", b"\xe0\x80", b"\xe2\x82", b"\xf0\x9f\x98"]
+
+
+@st.composite
+def text_and_corruption(draw) -> Tuple[str, bytes, bytes, int, int]:
+    """(a str without surrogates, its UTF-8, the same with BAD_UTF8 at any position, a split
+    point for each of the two payloads)."""
+    text = draw(st.text(max_size=30))
+    valid = text.encode()
+    pos = draw(st.integers(0, len(valid)))
+    bad = valid[:pos] + draw(st.sampled_from(BAD_UTF8)) + valid[pos:]
+    return text, valid, bad, draw(st.integers(0, len(valid))), draw(st.integers(0, len(bad)))
+
+
+def text_frames(payload: bytes, cut: int, key: Optional[bytes] = None) -> bytes:
+    """A text message in one frame (``cut`` at its end) or two frames split at ``cut``."""
+    if cut >= len(payload):
+        return encode(0x1, payload, key=key)
+    return encode(0x1, payload[:cut], fin=False, key=key) + encode(0x0, payload[cut:], key=key)
+
+
 small_bytes = st.binary(max_size=40)
 #: 64 KiB and more around the 16/64-bit length boundary, cheap to draw (a repeated pattern).
 big_bytes = st.builds(

@@ -95,6 +95,18 @@ def test_one_byte_fragments_cost_no_more_than_the_message(backend):
     assert held < 4 * limit, held  # the message so far is 16 KiB: not 42 times that
 
 
+@pytest.mark.parametrize("deliver", [False, True], ids=["assembled", "fragments"])
+def test_one_byte_text_fragments_cost_no_more_than_the_message(backend, deliver):
+    limit = 16384
+    text = ("中" * (limit // 3)).encode()  # each character decoded from three 1-byte fragments
+    conn = server(backend, max_message_size=limit, deliver_fragments=deliver)
+    stream = cframe(backend, 1, text[:1], fin=False)
+    stream += b"".join(cframe(backend, 0, text[i : i + 1], fin=False) for i in range(1, len(text)))
+    held = held_while(lambda: [conn.receive_data(stream[i : i + 65536]) for i in range(0, len(stream), 65536)])
+    assert conn.state is State.OPEN
+    assert held < 4 * limit, held  # not a str object per character
+
+
 def test_fragment_flood_is_stopped_by_the_message_limit(backend):
     conn = server(backend, max_message_size=LIMIT)
     conn.receive_data(cframe(backend, 2, b"a" * 100, fin=False))

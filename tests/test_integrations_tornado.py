@@ -36,6 +36,8 @@ from .integration_helpers import (  # noqa: E402
     describe,
     differential,
     encode,
+    text_and_corruption,
+    text_frames,
 )
 
 P13 = ws.WebSocketProtocol13
@@ -224,6 +226,25 @@ def test_receive_with_permessage_deflate(
     stream = deflated(messages, not client, no_context) + data.draw(conversation(masked=not client))
     chunks = data.draw(chunked(stream))
     same(lambda: converse(chunks, client=client, max_size=max_size, deflate=True), backend)
+
+
+@settings(max_examples=40)
+@given(case=text_and_corruption(), client=st.booleans(), deflate=st.booleans())
+def test_text_at_every_position(backend: types.SimpleNamespace, case: Any, client: bool, deflate: bool) -> None:
+    """Non-ASCII text, then the same with invalid or truncated UTF-8 at any position, in one or
+    two frames (or compressed): tornado's message, then its abort."""
+    text, valid, bad, cut_valid, cut_bad = case
+    key = None if client else b"\xfa\xfb\xfc\xfd"
+    stream = []
+    for payload, cut in ((valid, cut_valid), (bad, cut_bad)):
+        if deflate:
+            z = zlib.compressobj(6, zlib.DEFLATED, -15)
+            compressed = (z.compress(payload) + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
+            stream.append(encode(1, compressed, rsv=(True, False, False), key=key))
+        else:
+            stream.append(text_frames(payload, cut, key))
+    result = same(lambda: converse(stream, client=client, deflate=deflate), backend)
+    assert [e for e in result[0] if e[0] == "message"] == [("message", "str", text)]
 
 
 @pytest.mark.parametrize("client", [False, True])

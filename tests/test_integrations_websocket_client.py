@@ -36,6 +36,8 @@ from .integration_helpers import (  # noqa: E402
     describe,
     differential,
     encode,
+    text_and_corruption,
+    text_frames,
     toggle_during,
 )
 
@@ -175,6 +177,17 @@ def test_errors_are_the_librarys(backend: types.SimpleNamespace, stream: bytes, 
     assert kind == expected[0]
     if expected[1] is not None:
         assert message == expected[1]
+
+
+@given(case=text_and_corruption(), skip_utf8=st.booleans(), api=apis)
+def test_text_at_every_position(backend: types.SimpleNamespace, case: Any, skip_utf8: bool, api: str) -> None:
+    """Non-ASCII text, and invalid or truncated UTF-8 at any position of a message of one or two
+    frames: the library's messages and errors (with and without its own validation)."""
+    text, valid, bad, cut_valid, cut_bad = case
+    for payload, cut in ((valid, cut_valid), (bad, cut_bad)):
+        result = same(lambda: converse([text_frames(payload, cut)], api, skip_utf8=skip_utf8), backend)
+        if payload is valid and api == "recv":
+            assert result[0] == ("message", "str", text)
 
 
 @pytest.mark.parametrize("code", [1000, 1001, 1011, 3000, 4999])

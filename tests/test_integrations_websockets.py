@@ -32,6 +32,8 @@ from .integration_helpers import (
     describe,
     differential,
     encode,
+    text_and_corruption,
+    text_frames,
 )  # noqa: E402
 
 PATCHED = [(wf.Frame, "parse"), (wf.Frame, "serialize"), (wf.Close, "parse"), (wf, "apply_mask")]
@@ -97,6 +99,20 @@ def test_protocol_receive(
     chunks = data.draw(conversation(masked=server).flatmap(chunked))
     side = Side.SERVER if server else Side.CLIENT
     same(lambda: converse(chunks, side, max_size, []), backend)
+
+
+@given(case=text_and_corruption(), server=st.booleans(), split=st.booleans())
+def test_text_at_every_position(backend: types.SimpleNamespace, case: Any, server: bool, split: bool) -> None:
+    """Non-ASCII text, then invalid or truncated UTF-8 at any position, in one or two frames:
+    websockets' protocol hands over the same frames (its message assembler decodes them, outside
+    what is patched)."""
+    _, valid, bad, cut_valid, cut_bad = case
+    key = b"\x01\x02\x03\x04" if server else None
+    stream = text_frames(valid, cut_valid, key) + text_frames(bad, cut_bad, key)
+    chunks = [stream[i : i + 1] for i in range(len(stream))] if split else [stream]
+    result = same(lambda: converse(chunks, Side.SERVER if server else Side.CLIENT, None, []), backend)
+    frames = [f for step in result if isinstance(step, list) for f in step if isinstance(f, tuple)]
+    assert b"".join(f[1] for f in frames) == valid + bad
 
 
 @given(data=st.data(), server=st.booleans(), max_size=sizes)

@@ -23,7 +23,16 @@ from wsproto import frame_protocol as fp  # noqa: E402
 import wscodec.integrations as integrations  # noqa: E402
 from wscodec.integrations import wsproto as integration  # noqa: E402
 
-from .integration_helpers import big_bytes, chunked, conversation, counter_bytes, differential, encode  # noqa: E402
+from .integration_helpers import (  # noqa: E402
+    big_bytes,
+    chunked,
+    conversation,
+    counter_bytes,
+    differential,
+    encode,
+    text_and_corruption,
+    text_frames,
+)
 
 PATCHED = [
     (fp.FrameDecoder, "process_buffer"),
@@ -136,6 +145,29 @@ def test_connection_events_taken_a_few_at_a_time(
         return out
 
     same(run, backend)
+
+
+@given(case=text_and_corruption(), client=st.booleans(), split=st.booleans())
+def test_text_at_every_position(backend: types.SimpleNamespace, case: Any, client: bool, split: bool) -> None:
+    """Non-ASCII text, then the same with invalid or truncated UTF-8 at any position, in one or two
+    frames (each read whole or byte by byte): wsproto's frames and events, its ParseFailed."""
+    text, valid, bad, cut_valid, cut_bad = case
+    key = None if client else b"\x01\x02\x03\x04"
+    stream = text_frames(valid, cut_valid, key) + text_frames(bad, cut_bad, key)
+    chunks = [stream[i : i + 1] for i in range(len(stream))] if split else [stream]
+    frames = same(lambda: receive_frames(chunks, client, []), backend)
+    assert "".join(f[1] for f in frames if f != "|" and f[0] is fp.Opcode.TEXT)[: len(text)] == text
+
+    def run() -> List[str]:
+        conn = Connection(ConnectionType.CLIENT if client else ConnectionType.SERVER)
+        out = []
+        for chunk in chunks:
+            conn.receive_data(chunk)
+            out.extend(repr(e) for e in conn.events())
+        return out
+
+    events = same(run, backend)
+    assert any(e.startswith("CloseConnection(code=<CloseReason.INVALID_FRAME_PAYLOAD_DATA") for e in events)
 
 
 send_events = st.lists(

@@ -1,19 +1,22 @@
 """Data frames -> messages, for :class:`wscodec.connection.Connection`.
 
 Continuation rules, the message size limit (pushed into the frame decoder so that it is checked
-at each frame header), and UTF-8 validation of text as it arrives: per fragment with the codec's
-Utf8Validator, and even inside a frame that is still incomplete (``peek``). Compressed messages
+at each frame header), and text checked as it arrives, so that invalid UTF-8 fails in the chunk
+that brings the first impossible byte, even inside a frame that is still incomplete (``peek``):
+a fragmented message is decoded in one pass by the codec's ``TextDecoder`` fed fragment by
+fragment (and chunk by chunk while a frame arrives), its pieces joined once at the end; a
+single-frame message is decoded by ``decode_text`` (validated by a ``Utf8Validator`` while it
+arrives in pieces: building one str beats joining a large frame's pieces). Compressed messages
 (permessage-deflate, RSV1 on the first frame) are inflated frame by frame, the decompressed size
-held to the message limit as it grows, and validated after inflation.
+held to the message limit as it grows, and decoded as they are inflated.
 
 With ``fragments`` a message of several frames is not assembled: each frame becomes a
-:class:`~wscodec.events.Fragment` as soon as it is complete and valid (text decoded incrementally),
-so no more than one frame of a message is ever held.
+:class:`~wscodec.events.Fragment` as soon as it is complete and valid, so no more than one frame
+of a message is ever held.
 """
 
 from __future__ import annotations
 
-import codecs
 import types
 from typing import Any, List, Optional, Union
 
@@ -21,28 +24,29 @@ from ._py._buf import byte_view
 from .errors import InvalidUTF8, PayloadTooBig, ProtocolError
 from .events import Fragment, Message
 
-_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
-
 __all__ = ["MessageAssembler"]
 
 _CONT, _TEXT = 0, 1
 _MIN_FRAME_BUDGET = 125  # never squeeze the decoder below a control frame's maximum
 _MAX_HEADER = 14  # 2 + 8 (length) + 4 (mask)
 _SMALL_PART = 4096  # fragments below this are copied together (see _add_part)
+_SMALL_TEXT = 256  # decoded pieces below this many characters are joined in runs (_add_text)
+_TEXT_RUN = 64
 _UNTRACKED = object()  # the header of a partial frame whose start peek() did not see
 
 
 class _Partial:
     """The incomplete frame the decoder holds."""
 
-    __slots__ = ("head", "header", "fed", "masker", "active")
+    __slots__ = ("head", "header", "fed", "masker", "active", "check")
 
     def __init__(self) -> None:
         self.head = b""  # the frame's first bytes while its header is incomplete
         self.header: Any = None
-        self.fed = 0  # payload bytes already fed to the message's Utf8Validator
+        self.fed = 0  # payload bytes already checked (by the TextDecoder or by check)
         self.masker: Any = None
-        self.active = False  # a text payload being validated (else ignored)
+        self.active = False  # a text payload being decoded (else ignored)
+        self.check: Any = None  # a single-frame message's Utf8Validator (see peek)
 
 
 class MessageAssembler:
@@ -50,8 +54,8 @@ class MessageAssembler:
     PayloadTooBig (1009). ``decoder`` is the connection's FrameDecoder, whose max_frame_size it
     narrows to what is left of the message budget while a fragmented message is in progress.
 
-    Per-message state (the UTF-8 validator and decoder, the list of parts) is created when a
-    message needs it and dropped when it ends: an idle assembler holds none.
+    Per-message state (the text decoder, the lists of parts) is created when a message needs it
+    and dropped when it ends: an idle assembler holds none.
     """
 
     __slots__ = (
@@ -60,8 +64,9 @@ class MessageAssembler:
         "max_message_size",
         "frame_limit",
         "fragments",
-        "_validator",
         "_text",
+        "_chars",
+        "_run",
         "_op",
         "_parts",
         "_tail",
@@ -87,8 +92,9 @@ class MessageAssembler:
         self.max_message_size = max_message_size
         self.frame_limit = frame_limit
         self.fragments = fragments  # deliver Fragment events instead of assembling
-        self._validator: Any = None  # the text message's Utf8Validator, while one is in progress
-        self._text: Any = None  # with fragments: its incremental decoder
+        self._text: Any = None  # the fragmented text message's TextDecoder, while one is in progress
+        self._chars: Optional[List[str]] = None  # its text so far (with fragments: the frame's)
+        self._run = 0  # small pieces at the end of _chars not yet joined
         self._op = 0  # opcode of the fragmented message in progress, 0 when none
         self._parts: Optional[List[Any]] = None
         self._tail: Optional[bytearray] = None  # where small fragments are gathered
@@ -99,14 +105,40 @@ class MessageAssembler:
         self._compressed = False  # the message in progress had RSV1 on its first frame
         self._inflated = 0  # its decompressed size so far
 
-    def _utf8(self, fresh: bool = False) -> Any:
-        """The text message's validator (``fresh``: reset for a new message)."""
-        v = self._validator
-        if v is None:
-            v = self._validator = self.codec.Utf8Validator()
-        elif fresh:
-            v.reset()
-        return v
+    def _start_text(self) -> None:
+        """A new text message: a fresh decoder, no text yet."""
+        if self._text is None:
+            self._text = self.codec.TextDecoder()
+        else:
+            self._text.reset()
+        self._chars, self._run = None, 0
+
+    def _add_text(self, text: str) -> None:
+        # Like _add_part: a flood of tiny fragments must not cost a str object per fragment, so
+        # runs of small pieces are joined as they accumulate.
+        if not text:
+            return
+        chars = self._chars
+        if chars is None:
+            chars = self._chars = []
+        chars.append(text)
+        if len(text) >= _SMALL_TEXT:
+            self._run = 0
+            return
+        self._run += 1
+        if self._run == _TEXT_RUN:
+            chars[-_TEXT_RUN:] = ["".join(chars[-_TEXT_RUN:])]
+            self._run = 0
+
+    def _take_text(self, last: str) -> str:
+        """The text gathered so far followed by ``last``; empties the gathering."""
+        chars = self._chars
+        if chars is None:
+            return last
+        self._chars, self._run = None, 0
+        if last:
+            chars.append(last)
+        return chars[0] if len(chars) == 1 else "".join(chars)
 
     def take_skip(self) -> int:
         """Before a feed: payload bytes of the decoder's pending frame already validated (that
@@ -139,35 +171,32 @@ class MessageAssembler:
                     return Message(self._whole_compressed(op, payload))
                 self._compressed, self._inflated = True, 0
             elif fin:  # whole message in one frame: the decoder already held it to the limits
-                if op == _TEXT:
-                    try:
-                        return Message(str(payload, "utf-8"))  # validates and decodes in one pass
-                    except UnicodeDecodeError:
-                        raise InvalidUTF8("invalid UTF-8 in text message") from None
-                return Message(payload if type(payload) is bytes else bytes(payload))
+                if op != _TEXT:
+                    return Message(payload if type(payload) is bytes else bytes(payload))
+                # (peek() validated its start while it was incomplete: checked again here, at
+                # GB/s, so that the str is built in one call instead of from pieces)
+                return Message(self.codec.decode_text(payload))
             self._op = op
             self._size = 0
-            if op == _TEXT:
-                self._utf8(fresh=not skip)
+            if op == _TEXT and not skip:
+                self._start_text()
         size = self._size + len(payload)
         if size > self.max_message_size:
             raise PayloadTooBig("message too big")
         if self._compressed:  # the wire size above keeps the frame budget; this, the real size
             payload = self.deflate.decompress(payload, fin, self.max_message_size - self._inflated)
             self._inflated += len(payload)
-        if op == _TEXT and not self._validator.feed(memoryview(payload)[skip:] if skip else payload):
-            raise InvalidUTF8("invalid UTF-8 in text message")  # at the first bad fragment
-        if fin and op == _TEXT and not self._validator.finish():
-            raise InvalidUTF8("incomplete UTF-8 sequence at the end of a text message")
+        if op == _TEXT:  # InvalidUTF8 at the first impossible byte, even mid-fragment
+            text = self._text.decode(memoryview(payload)[skip:] if skip else payload, fin)
         self._size = size
         if self.fragments:
             piece: Union[str, bytes]
             if op == _TEXT:
-                if self._text is None:
-                    self._text = _Utf8Decoder()
-                piece = self._text.decode(payload, fin)  # already validated: cannot fail
+                piece = self._take_text(text)
             else:
                 piece = payload if type(payload) is bytes else bytes(payload)
+        elif op == _TEXT:
+            self._add_text(text)
         else:
             self._add_part(payload)
         if not fin:
@@ -176,21 +205,21 @@ class MessageAssembler:
                 min(self.frame_limit, max(self.max_message_size - size, _MIN_FRAME_BUDGET))
             )
             return Fragment(piece, False) if self.fragments else None
-        joined = b"".join(self._parts) if self._parts is not None else b""
+        if self.fragments:
+            message: Union[str, bytes, None] = None
+        elif op == _TEXT:
+            message = self._take_text("")
+        else:
+            message = b"".join(self._parts) if self._parts is not None else b""
         self._compressed = False  # complete: the inflater keeps its context (if taken over)
         self.reset()
-        if self.fragments:
+        if message is None:
             return Fragment(piece, True)
-        return Message(joined.decode("utf-8") if op == _TEXT else joined)
+        return Message(message)
 
     def _whole_compressed(self, op: int, payload: Any) -> Union[str, bytes]:
         data = self.deflate.decompress(payload, True, self.max_message_size)
-        if op == _TEXT:
-            try:
-                return str(data, "utf-8")
-            except UnicodeDecodeError:
-                raise InvalidUTF8("invalid UTF-8 in text message") from None
-        return data
+        return self.codec.decode_text(data) if op == _TEXT else data
 
     def _add_part(self, payload: Any) -> None:
         # Small fragments are gathered in one bytearray: a flood of 1-byte or empty fragments
@@ -219,7 +248,7 @@ class MessageAssembler:
         self._parts = None
         self._tail = None
         self._text = None
-        self._validator = None
+        self._chars, self._run = None, 0
         self._size = 0
 
     def _set_frame_budget(self, limit: int) -> None:
@@ -260,7 +289,10 @@ class MessageAssembler:
             if header.length == 0 or header.rsv1 or self._compressed:
                 return  # compressed text is validated once inflated
             if header.opcode == _TEXT and not self._op:
-                self._utf8(fresh=True)
+                if header.fin:  # validated now, decoded at once by decode_text when complete
+                    p.check = self.codec.Utf8Validator()
+                else:
+                    self._start_text()
             elif not (header.opcode == _CONT and self._op == _TEXT):
                 return  # only text payloads need an early look
             p.active = True
@@ -270,5 +302,7 @@ class MessageAssembler:
             return
         chunk = p.masker.apply(raw) if p.masker is not None else raw
         p.fed += len(raw)
-        if not self._validator.feed(chunk):
-            raise InvalidUTF8("invalid UTF-8 in text message")
+        if p.check is None:
+            self._add_text(self._text.decode(chunk))  # InvalidUTF8 at the first impossible byte
+        elif not p.check.feed(chunk):
+            raise InvalidUTF8("invalid UTF-8 in text message", offset=p.check.error_offset)

@@ -22,6 +22,7 @@ class Output:
                  "_pings", "_ping_count", "coalesce_pongs")
 
     _build_frame: Callable[..., bytes]
+    _encode_text: Callable[[str], bytes]
     deflate: Any
 
     def _init_output(self, is_client: bool, now: float) -> None:
@@ -69,9 +70,11 @@ class Output:
         self._send_message(op, data, fragment_size)
 
     def _send_message(self, op: int, data: Any, fragment_size: Optional[int]) -> None:
+        # A str goes to build_frame as it is (encoded straight into the frame); it is encoded
+        # on its own only where bytes are needed: to compress it or to split it.
+        if op == _TEXT and (self.deflate is not None or fragment_size is not None):
+            data = self._encode_text(data)
         payload, rsv1 = self.deflate.encode(data) if self.deflate is not None else (data, False)
-        if fragment_size is not None and isinstance(payload, str):
-            payload = payload.encode("utf-8")
         if fragment_size is None or len(payload) <= fragment_size:
             self._out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask))
         else:  # RFC 7692 6.1: RSV1 on the first frame only
@@ -113,6 +116,8 @@ class Output:
             self._stream_op = op
             return None
         if self.deflate is not None:
+            if text:
+                data = self._encode_text(data)
             payload, rsv1 = self.deflate.encode_piece(data, fin), first
         else:
             payload, rsv1 = data, False

@@ -93,7 +93,7 @@ class Connection(Output):
     """
 
     __slots__ = (
-        "role", "is_client", "codec", "_build_frame", "_build_close", "_parse_close",
+        "role", "is_client", "codec", "_build_frame", "_encode_text", "_build_close", "_parse_close",
         "max_message_size", "deflate", "_decoder", "_assembler", "close_timeout", "ping_interval",
         "ping_timeout", "idle_timeout", "idle_close_code", "defer_failure_close", "state",
         "_input_closed", "close_sent", "close_received", "error", "close_code", "close_reason",
@@ -125,6 +125,7 @@ class Connection(Output):
         self.is_client = role == "client"
         self.codec = codec = codec if codec is not None else default_codec()
         self._build_frame = codec.build_frame
+        self._encode_text = codec.encode_text
         self._build_close = codec.build_close
         self._parse_close = codec.parse_close
         self.max_message_size = _UNLIMITED if max_message_size is None else max_message_size

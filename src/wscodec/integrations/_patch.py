@@ -16,6 +16,7 @@ import warnings
 from typing import Any, Callable, Dict, List, Tuple, Union
 
 from .. import _backends
+from ..errors import InvalidUTF8
 
 __all__ = [
     "IntegrationError",
@@ -26,6 +27,7 @@ __all__ = [
     "install_integration",
     "uninstall_integration",
     "installed_integrations",
+    "codec_text",
 ]
 
 #: Held while the patch registry changes (RLock: auto() installs while holding it).
@@ -206,3 +208,19 @@ def copy_out(buf: bytearray, start: int, end: int) -> bytes:
     """bytes(buf[start:end]) with one copy instead of two."""
     with memoryview(buf) as view, view[start:end] as part:
         return part.tobytes()
+
+
+def codec_text(codec: types.SimpleNamespace) -> Tuple[Callable[[Any], str], Callable[[str], bytes]]:
+    """(decode, encode) for a library that converts text with CPython's codec: the codec's
+    one-pass ``decode_text``/``encode_text``, with the library's errors unchanged. ``decode``
+    raises exactly the UnicodeDecodeError of ``str(data, "utf-8")`` (the same arguments, so the
+    same message), ``encode`` that of ``str.encode("utf-8")`` (lone surrogates)."""
+    decode_text = codec.decode_text
+
+    def decode(data: Any) -> str:
+        try:
+            return decode_text(data)
+        except InvalidUTF8:  # rare: CPython's codec raises the error the library has always seen
+            return str(data, "utf-8")
+
+    return decode, codec.encode_text

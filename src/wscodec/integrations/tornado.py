@@ -9,10 +9,10 @@
   frame, each a Future, and ``struct.unpack``). A payload still arriving is read with tornado's
   own ``_read_bytes``. When the buffer is empty, the first two bytes are awaited with tornado's
   read, as tornado does, and the header is then parsed in one piece.
-* ``WebSocketProtocol13._handle_message``: text messages go through one function,
-  ``decode_text`` below (today CPython's UTF-8 codec, as in tornado), so that a faster decoder
-  can replace it in one place; everything else is tornado's own method.
-* ``WebSocketProtocol13.write_message``: ``str`` or ``bytes`` messages are encoded by
+* ``WebSocketProtocol13._handle_message``: text messages decoded by the codec's ``decode_text``
+  (validation and the str in one pass; tornado: CPython's codec), through ``text_steps`` below;
+  everything else is tornado's own method.
+* ``WebSocketProtocol13.write_message``: ``str`` messages are encoded by the codec's
   ``encode_text`` and framed by ``_write_frame``; the returned Future is relayed from the
   stream's write by a callback (tornado: a Task and a coroutine per message). It completes on
   the same loop iteration as tornado's, with the same result or exception
@@ -42,6 +42,7 @@ from typing import Any, Callable, Optional, Tuple
 from ._patch import (
     Codec,
     IntegrationError,
+    codec_text,
     PatchSet,
     check_version,
     copy_out,
@@ -52,7 +53,7 @@ from ._patch import (
     VIEW_THRESHOLD,
 )
 
-__all__ = ["install", "uninstall", "installed", "NAME", "SUPPORTED", "decode_text", "encode_text"]
+__all__ = ["install", "uninstall", "installed", "NAME", "SUPPORTED", "text_steps"]
 
 NAME = "tornado"
 MODULE = "tornado.websocket"
@@ -76,21 +77,12 @@ def installed() -> Optional[str]:
     return installed_integrations().get(NAME)
 
 
-def decode_text(data: bytes) -> str:
-    """The text step of receiving: a text message's payload as ``str``. Raises ValueError
-    (UnicodeDecodeError) for invalid UTF-8, on which tornado aborts the connection."""
-    return data.decode("utf-8")
-
-
-def encode_text(message: str) -> bytes:
-    """The text step of sending: ``str`` to UTF-8 (UnicodeEncodeError for lone surrogates, as
-    ``tornado.escape.utf8`` raises)."""
-    return message.encode("utf-8")
-
-
 def text_steps(codec: types.SimpleNamespace) -> Tuple[Callable[[bytes], str], Callable[[str], bytes]]:
-    """The (decode, encode) functions the patched methods use: the one place to swap them."""
-    return decode_text, encode_text
+    """The (decode, encode) functions the patched methods use: the codec's one-pass
+    ``decode_text``/``encode_text``. ``decode`` raises UnicodeDecodeError (a ValueError, on which
+    tornado aborts the connection) exactly as ``bytes.decode``; ``encode`` UnicodeEncodeError for
+    lone surrogates, as ``tornado.escape.utf8`` does."""
+    return codec_text(codec)
 
 
 _USED = ("_receive_frame", "_handle_message", "write_message", "_write_frame", "_read_bytes")

@@ -19,8 +19,9 @@ UTF-8 with a byte-by-byte Python DFA when the unmaintained ``wsaccel`` is not in
   validator, with websocket-client's meaning kept: only a byte that cannot start or continue a
   sequence makes it False; a message that ends inside a sequence passes, and ``WebSocket.recv``
   then raises its ``UnicodeDecodeError`` as before.
-* ``WebSocket.recv`` and ``ABNF.create_frame``: text decoded and encoded in one place
-  (``decode_text``/``encode_text`` below), with CPython's codec.
+* ``WebSocket.recv`` and ``ABNF.create_frame``: text decoded and encoded by the codec's
+  ``decode_text``/``encode_text`` (one pass instead of CPython's codec), with ``bytes.decode``'s
+  own UnicodeDecodeError (the same arguments) for invalid UTF-8.
 
 Exactness rule: the fast paths take only what websocket-client takes the same way (plain
 ``bytes``/``bytearray`` payloads, flags that are 0 or 1, the library's own classes and methods);
@@ -37,6 +38,7 @@ from typing import Any, Callable, Optional
 
 from ._patch import (
     Codec,
+    codec_text,
     IntegrationError,
     PatchSet,
     check_version,
@@ -60,16 +62,6 @@ _INTS = (int, bool)
 _FRAME_BUFFER_ATTRS = frozenset(
     ("recv", "skip_utf8_validation", "recv_buffer", "header", "length", "mask_value", "lock")
 )
-
-
-def decode_text(data: bytes) -> str:
-    """A received text message as str: UnicodeDecodeError exactly as ``bytes.decode``."""
-    return data.decode("utf-8")
-
-
-def encode_text(text: str) -> bytes:
-    """An outgoing text message as UTF-8 (lone surrogates raise UnicodeEncodeError)."""
-    return text.encode("utf-8")
 
 
 def install(codec: Codec = None, *, force: bool = False) -> bool:
@@ -115,6 +107,7 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
     apply_mask = codec.apply_mask
     validate_utf8 = codec.validate_utf8
     Utf8Validator = codec.Utf8Validator
+    decode_text, encode_text = codec_text(codec)
 
     ABNF, FrameBuffer, WebSocket = _abnf.ABNF, _abnf.frame_buffer, _core.WebSocket
     module_globals = _abnf.__dict__  # looked up per call, as the library's own code does

@@ -9,7 +9,8 @@ events, ``Opcode``, ``CloseReason`` and ``ParseFailed`` stay wsproto's own):
   per step); every other frame is one step of wsproto's own parser, mapped to its event as
   wsproto maps it, and that parser still stops for good after a close or an error.
 * ``Connection.send``: a whole ``Message``/``BytesMessage``/``TextMessage`` in the OPEN state is one
-  ``build_frame`` call (wsproto: ``send`` -> ``send_data`` -> ``_serialize_frame`` and a copy).
+  ``build_frame`` call (wsproto: ``send`` -> ``send_data`` -> ``_serialize_frame`` and a copy); a
+  server's ``str`` goes into the frame as it is, a client's is encoded by ``encode_text``.
 * ``FrameDecoder.process_buffer``: a frame that is entirely in the buffer, on a connection without
   extensions, is parsed with one ``parse_header`` call, unmasked with one ``apply_mask`` call and
   cut from the buffer once (wsproto: ~8 buffer slices and commits, a namedtuple per step, an XOR
@@ -21,9 +22,10 @@ events, ``Opcode``, ``CloseReason`` and ``ParseFailed`` stay wsproto's own):
   ``translate`` passes).
 * ``FrameProtocol._serialize_frame``: ``build_frame`` (header, key and masked payload in one
   buffer) when no extension transforms the payload.
-* ``MessageDecoder.process_frame``: a complete one-frame message skips the incremental decoder
-  (wsproto builds one per text frame); the text is decoded by CPython's UTF-8 codec either way,
-  because wsproto hands out ``str``.
+* ``MessageDecoder.process_frame``: a complete one-frame text message is decoded by the codec's
+  ``decode_text`` (validation and the str in one pass; wsproto: an incremental CPython decoder per
+  text frame); invalid UTF-8 goes to wsproto's method, so the ParseFailed is wsproto's own.
+  Fragmented messages are wsproto's own code.
 
 Both take only plain ``Connection``/``FrameProtocol`` instances without extensions (subclasses
 and permessage-deflate connections run wsproto's methods).
@@ -40,6 +42,7 @@ import os
 import types
 from typing import Any, List, Optional
 
+from ..errors import InvalidUTF8
 from ._patch import (
     Codec,
     IntegrationError,
@@ -111,6 +114,8 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
     apply_mask = codec.apply_mask
     mask_inplace = codec.mask_inplace
     build_frame = codec.build_frame
+    decode_text = codec.decode_text
+    encode_text = codec.encode_text
 
     unmask = unmasker(apply_mask)
     Opcode = fp.Opcode
@@ -214,8 +219,8 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
                 return Frame(opcode, frame.payload, True, True)
             if opcode is TEXT and frame.payload.__class__ is bytes:
                 try:
-                    return Frame(opcode, frame.payload.decode("utf-8"), True, True)
-                except UnicodeDecodeError:
+                    return Frame(opcode, decode_text(frame.payload), True, True)
+                except InvalidUTF8:
                     pass  # wsproto raises its ParseFailed with its message
         return orig_process_frame(self, frame)
 
@@ -343,7 +348,11 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
                 if data.__class__ is bytes or data.__class__ is bytearray:
                     opcode = BINARY
                 elif data.__class__ is str:
-                    opcode, data = TEXT, data.encode("utf-8")
+                    if not proto.client:  # the str encoded straight into the frame
+                        return build_frame(TEXT, data)
+                    # encoded before the key is drawn, as wsproto does (a lone surrogate raises
+                    # UnicodeEncodeError with os.urandom untouched)
+                    opcode, data = TEXT, encode_text(data)
                 else:
                     return orig_send(self, event)
                 # os.urandom looked up per call, as wsproto does, so that tests can patch it.
