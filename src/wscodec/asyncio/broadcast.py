@@ -58,7 +58,8 @@ def _shared_key(ws: WebSocket, conn: Any) -> Optional[Tuple[Any, ...]]:
     fragment_size = ws.options.fragment_size
     deflate = conn.deflate
     if deflate is None:
-        return (conn._build_frame, fragment_size)
+        # (the key of the fast path in broadcast() when fragment_size is None)
+        return conn._build_frame if fragment_size is None else (conn._build_frame, fragment_size)
     if not deflate._local_reset:
         return None  # context takeover: the compressor's state is this connection's
     return (conn._build_frame, fragment_size, type(deflate), deflate._czlib, deflate._level,
@@ -113,26 +114,56 @@ def broadcast(
                                 % type(message).__name__) from None
     fanout = _Fanout(op, message)
     skipped: List[Skipped] = []
+    frames = fanout.frames
+    OPEN, NOT_OPEN = State.OPEN, SkipReason.NOT_OPEN
+    now = None
+    sent = 0
     for ws in connections:
-        reason = fanout.deliver(ws)
-        if reason is not None:
-            skipped.append(Skipped(ws, reason))
-            if on_skip is not None:
-                on_skip(ws, reason)
-    return BroadcastResult(fanout.sent, fanout.individually, skipped)
+        conn = ws.conn  # set once the handshake is done, after the transport
+        if conn is None or conn.state is not OPEN or ws._transport_closing:
+            reason: Optional[SkipReason] = NOT_OPEN
+        elif ws._sending is not None or conn._stream_op:
+            reason = SkipReason.STREAMING
+        elif ws._write_paused:
+            reason = SkipReason.SLOW
+        else:
+            if now is None:
+                now = ws.loop.time()
+            options = ws.options
+            transport = ws.transport
+            buffered = transport.get_write_buffer_size()  # type: ignore[union-attr]
+            frame: Union[bytes, SkipReason, None] = None
+            if conn.deflate is None and not conn.is_client and options.fragment_size is None:
+                frame = frames.get(conn._build_frame)  # the common case, kept short
+                if frame is not None and buffered and buffered + len(frame) > options.write_limit:
+                    frame = SkipReason.SLOW
+            if frame is None:
+                frame = fanout.frame_for(ws, conn, buffered)
+            if type(frame) is bytes:
+                if conn._out:  # what the connection queued before goes out first
+                    ws._flush()
+                transport.write(frame)  # type: ignore[union-attr]
+                conn._last_activity = now  # a data message: the idle timer restarts
+                sent += 1
+                continue
+            reason = frame  # type: ignore[assignment]
+        skipped.append(Skipped(ws, reason))
+        if on_skip is not None:
+            on_skip(ws, reason)
+    return BroadcastResult(sent, fanout.individually, skipped)
 
 
 class _Fanout:
-    """One broadcast's frames, built once per distinct framing, and its counters."""
+    """One broadcast's frames, built once per distinct framing."""
 
-    __slots__ = ("op", "message", "raw", "frames", "sent", "individually")
+    __slots__ = ("op", "message", "raw", "frames", "individually")
 
     def __init__(self, op: int, message: Union[str, bytes]) -> None:
         self.op = op
         self.message = message
         self.raw: Optional[bytes] = None if op == _TEXT else message  # type: ignore[assignment]
         self.frames: Dict[Any, bytes] = {}
-        self.sent = self.individually = 0
+        self.individually = 0
 
     def _payload(self, conn: Any) -> Any:
         # deflate compresses bytes: a str is encoded once for all, by the codec
@@ -140,15 +171,8 @@ class _Fanout:
             self.raw = conn.codec.encode_text(self.message)
         return self.message if conn.deflate is None else self.raw
 
-    def deliver(self, ws: WebSocket) -> Optional[SkipReason]:
-        conn, transport = ws.conn, ws.transport
-        if conn is None or transport is None or conn.state is not State.OPEN or ws._transport_closing:
-            return SkipReason.NOT_OPEN
-        if ws._sending is not None or conn._stream_op:
-            return SkipReason.STREAMING
-        if ws._write_paused:
-            return SkipReason.SLOW
-        buffered = transport.get_write_buffer_size()
+    def frame_for(self, ws: WebSocket, conn: Any, buffered: int) -> Union[bytes, SkipReason]:
+        """The frame for one open connection that is neither streaming nor paused, or SLOW."""
         limit = ws.options.write_limit
         key = _shared_key(ws, conn)
         if key is None:
@@ -156,23 +180,17 @@ class _Fanout:
             payload = self._payload(conn)
             if buffered and buffered + _frame_bound(len(self.raw)) > limit:  # type: ignore[arg-type]
                 return SkipReason.SLOW
-            frame = _build(conn, self.op, payload, ws.options.fragment_size)
             self.individually += 1
-        else:
-            frame = self.frames.get(key)  # type: ignore[assignment]
-            if frame is None:
-                deflate = conn.deflate
-                count = 0 if deflate is None else deflate.sent_compressed
-                frame = self.frames[key] = _build(conn, self.op, self._payload(conn), ws.options.fragment_size)
-                if deflate is not None:
-                    deflate.sent_compressed = count  # counted below, once per connection
-            if buffered and buffered + len(frame) > limit:
-                return SkipReason.SLOW
-            if frame[0] & 0x40:  # RSV1: compressed
-                conn.deflate.sent_compressed += 1
-        if conn._out:  # what the connection queued before goes out first
-            ws._flush()
-        transport.write(frame)
-        conn._last_activity = ws.loop.time()  # a data message: the idle timer restarts
-        self.sent += 1
-        return None
+            return _build(conn, self.op, payload, ws.options.fragment_size)
+        frame = self.frames.get(key)
+        if frame is None:
+            deflate = conn.deflate
+            count = 0 if deflate is None else deflate.sent_compressed
+            frame = self.frames[key] = _build(conn, self.op, self._payload(conn), ws.options.fragment_size)
+            if deflate is not None:
+                deflate.sent_compressed = count  # counted below, once per connection
+        if buffered and buffered + len(frame) > limit:
+            return SkipReason.SLOW
+        if frame[0] & 0x40:  # RSV1: compressed
+            conn.deflate.sent_compressed += 1
+        return frame
