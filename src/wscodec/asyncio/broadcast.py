@@ -154,7 +154,8 @@ def broadcast(
 
 
 class _Fanout:
-    """One broadcast's frames, built once per distinct framing."""
+    """One broadcast's frames, built once per distinct framing by the Connection's own
+    ``_send_message`` (a str goes to it as it is: it knows when text must be encoded)."""
 
     __slots__ = ("op", "message", "raw", "frames", "individually")
 
@@ -165,11 +166,11 @@ class _Fanout:
         self.frames: Dict[Any, bytes] = {}
         self.individually = 0
 
-    def _payload(self, conn: Any) -> Any:
-        # deflate compresses bytes: a str is encoded once for all, by the codec
-        if self.raw is None and (conn.deflate is not None or conn.is_client):
+    def _size(self, conn: Any) -> int:
+        """The message's length in bytes (a str encoded once, by the codec)."""
+        if self.raw is None:
             self.raw = conn.codec.encode_text(self.message)
-        return self.message if conn.deflate is None else self.raw
+        return len(self.raw)  # type: ignore[arg-type]
 
     def frame_for(self, ws: WebSocket, conn: Any, buffered: int) -> Union[bytes, SkipReason]:
         """The frame for one open connection that is neither streaming nor paused, or SLOW."""
@@ -177,16 +178,15 @@ class _Fanout:
         key = _shared_key(ws, conn)
         if key is None:
             # Its compressor (or mask) moves on with each frame: check the size before building.
-            payload = self._payload(conn)
-            if buffered and buffered + _frame_bound(len(self.raw)) > limit:  # type: ignore[arg-type]
+            if buffered and buffered + _frame_bound(self._size(conn)) > limit:
                 return SkipReason.SLOW
             self.individually += 1
-            return _build(conn, self.op, payload, ws.options.fragment_size)
+            return _build(conn, self.op, self.message, ws.options.fragment_size)
         frame = self.frames.get(key)
         if frame is None:
             deflate = conn.deflate
             count = 0 if deflate is None else deflate.sent_compressed
-            frame = self.frames[key] = _build(conn, self.op, self._payload(conn), ws.options.fragment_size)
+            frame = self.frames[key] = _build(conn, self.op, self.message, ws.options.fragment_size)
             if deflate is not None:
                 deflate.sent_compressed = count  # counted below, once per connection
         if buffered and buffered + len(frame) > limit:
