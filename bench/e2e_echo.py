@@ -441,8 +441,8 @@ def report(res: Dict[str, Dict[Tuple[int, bool], Tuple[float, float]]], points: 
             cells.append("%s %s %.2fx [%.1f]%s" % (label(p[0]), "txt" if p[1] else "bin", r, target,
                                                    "" if r >= target else " MISS"))
         print("  %-26s %s" % (with_, "; ".join(cells)))
-    if "uvicorn-wscodec" in res:
-        builtins = [k for k in ("uvicorn-wsproto", "uvicorn-sansio") if k in res]
+    builtins = [k for k in ("uvicorn-wsproto", "uvicorn-sansio") if k in res]
+    if "uvicorn-wscodec" in res and builtins:
         cells = []
         for p in points:
             best = min(res[k][p][1] for k in builtins)
@@ -450,6 +450,17 @@ def report(res: Dict[str, Dict[Tuple[int, bool], Tuple[float, float]]], points: 
             cells.append("%s %s %.2fx%s" % (label(p[0]), "txt" if p[1] else "bin", best / ours,
                                             "" if ours < best else " MISS"))
         print("  %-26s %s" % ("uvicorn-wscodec vs best", "; ".join(cells)))
+
+
+def text_ratios(res: Dict[str, Dict[Tuple[int, bool], Tuple[float, float]]], points: List[Tuple[int, bool]]) -> None:
+    """Text/binary server CPU per message, per kind, at the sizes measured both ways."""
+    sizes = [size for size, text in points if text and (size, False) in points]
+    if not sizes:
+        return
+    print("\ntext/binary CPU per message: " + "; ".join(
+        "%s %s" % (kind, ", ".join("%s %.2fx" % (label(size), res[kind][(size, True)][1] / res[kind][(size, False)][1])
+                                   for size in sizes))
+        for kind in [k for k in KINDS if k in res]))
 
 
 def add_common_args(ap: argparse.ArgumentParser) -> None:
@@ -514,6 +525,7 @@ def main() -> None:
     res = measure(args.kinds.split(","), points, args.quick, args.rounds or (2 if args.quick else 3),
                   mixed_text=not args.ascii_text)
     report(res, points)
+    text_ratios(res, points)
     print("\nload average before %s, after %s; %d CPUs%s; %.0f s" % (
         "/".join("%.1f" % x for x in load_before), "/".join("%.1f" % x for x in os.getloadavg()),
         os.cpu_count() or 0,
