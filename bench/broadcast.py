@@ -194,11 +194,9 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=120.0, help="per kind and round (s)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if args.role == "server":
-        asyncio.run(server_main(args))
-        return 0
-    if args.role == "client":
-        asyncio.run(client_main(args))
+    role = {"server": server_main, "client": client_main}.get(args.role)
+    if role is not None:  # a child process
+        asyncio.run(role(args))
         return 0
     raise_nofile(64)
     kinds = args.kinds.split(",")

@@ -291,6 +291,16 @@ def test_receive_queue_pauses_reading(backend):
     run(main())
 
 
+async def against_a_non_reader(backend: Any, handler: Any, states: List[Any]) -> None:
+    """Serve ``handler`` to a client that never reads, until the handler appends to ``states``."""
+    async with serve(handler, codec=backend, max_message_size=None, **FAST) as server:
+        raw = await RawClient.connect(server.port, rcvbuf=4096)
+        await raw.read_head()
+        while not states:
+            await asyncio.sleep(0.02)
+        raw.close()
+
+
 def test_send_waits_for_a_reader(backend):
     async def main() -> None:
         states: List[Any] = []
@@ -305,12 +315,7 @@ def test_send_waits_for_a_reader(backend):
                 states.append(ws._write_paused)
             ws.terminate()
 
-        async with serve(handler, codec=backend, max_message_size=None, **FAST) as server:
-            raw = await RawClient.connect(server.port, rcvbuf=4096)
-            await raw.read_head()
-            while not states:
-                await asyncio.sleep(0.02)
-            raw.close()
+        await against_a_non_reader(backend, handler, states)
         assert states == [True]
 
     run(main())
@@ -349,12 +354,7 @@ def test_small_sends_wait_for_the_loop_but_never_pile_up(backend, size):
                 states.append((burst_writes, ws._write_paused))
             ws.terminate()
 
-        async with serve(handler, codec=backend, max_message_size=None, **FAST) as server:
-            raw = await RawClient.connect(server.port, rcvbuf=4096)
-            await raw.read_head()
-            while not states:
-                await asyncio.sleep(0.02)
-            raw.close()
+        await against_a_non_reader(backend, handler, states)
         (burst_writes, paused), = states
         assert burst_writes <= 3 and paused
         assert peak[0] <= FLUSH_SIZE + 16
