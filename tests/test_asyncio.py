@@ -38,6 +38,9 @@ def test_echo_and_ping(backend):
             async with connect(url(server), codec=backend, **FAST) as ws:
                 await ws.send("héllo")
                 assert await within(ws.recv()) == "héllo"
+                for empty in ("", b""):  # nothing queued in bytes, yet a message to write
+                    await ws.send(empty)
+                    assert await within(ws.recv()) == empty
                 await ws.send(b"\x00" * 100_000)
                 assert await within(ws.recv()) == b"\x00" * 100_000
                 rtt = await within(ws.ping())

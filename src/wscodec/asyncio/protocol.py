@@ -380,8 +380,7 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
 
     def _flush_queued(self) -> None:
         self._flush_soon = False
-        if self._unflushed:
-            self._flush()
+        self._flush()  # (an empty message adds nothing to _unflushed, yet waits to be written)
 
     async def _drain(self) -> None:
         """Wait until the write buffer is under ``write_limit``; ConnectionClosed if the
