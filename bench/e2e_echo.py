@@ -17,7 +17,10 @@ machine each server then sees the same background load.
 Servers: uvicorn-wsproto[+wscodec] (uvicorn --ws wsproto; +wscodec: wscodec.integrations.install
 ("wsproto") in the server process), uvicorn-sansio (uvicorn's websockets-sansio, its default),
 uvicorn-wscodec (wscodec.integrations.uvicorn:WebSocketProtocol), hypercorn[+wscodec],
-websockets[+wscodec]. Compression off everywhere (the client does not offer it). Needs uvicorn,
+websockets[+wscodec], and standalone servers: wscodec (wscodec.asyncio.serve), picows (a frame-level
+echo, as picows' own examples: it neither joins fragments nor decodes text), aiohttp
+(web.WebSocketResponse). Text messages are mixed UTF-8 (1- to 4-byte sequences; --ascii-text for
+plain ASCII). Compression off everywhere (the client does not offer it). Needs uvicorn,
 wsproto, websockets, hypercorn; Linux (/proc). The 2-core caveat: client and server share the machine.
 """
 
@@ -38,6 +41,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 KINDS = [
     "uvicorn-wsproto", "uvicorn-wsproto+wscodec", "uvicorn-sansio", "uvicorn-wscodec",
     "hypercorn", "hypercorn+wscodec", "websockets", "websockets+wscodec",
+    "wscodec", "picows", "aiohttp",
 ]
 PAIRS = [  # (without, with, target ratio by size: <=1 KiB, >=64 KiB)
     ("uvicorn-wsproto", "uvicorn-wsproto+wscodec", 1.6, 2.0),
@@ -116,6 +120,10 @@ def serve(kind: str, port: int, profile: Optional[str]) -> None:
                 await hserve(asgi_echo, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
             asyncio.run(main())
+        elif base in ("wscodec", "picows", "aiohttp"):
+            import asyncio
+
+            asyncio.run(standalone(base, port))
         else:
             import asyncio
 
@@ -137,6 +145,63 @@ def serve(kind: str, port: int, profile: Optional[str]) -> None:
         if prof is not None:
             prof.disable()
             prof.dump_stats(profile)  # type: ignore[arg-type]
+
+
+async def standalone(kind: str, port: int) -> None:
+    """An echo server that is its own WebSocket implementation, until SIGTERM."""
+    import asyncio
+
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    if kind == "wscodec":
+        from wscodec.asyncio import serve as wscodec_serve
+        from wscodec.asyncio.cli import echo
+
+        async with wscodec_serve(echo, "127.0.0.1", port, max_message_size=MAX, compression=None,
+                                 ping_interval=None, max_queue_bytes=MAX):
+            await stop.wait()
+    elif kind == "picows":
+        from picows import WSListener, WSMsgType, ws_create_server
+
+        class Echo(WSListener):  # type: ignore[misc]
+            def on_ws_frame(self, transport, frame):  # type: ignore[no-untyped-def]
+                if frame.msg_type == WSMsgType.CLOSE:
+                    transport.send_close(frame.get_close_code(), frame.get_close_message())
+                    transport.disconnect()
+                elif frame.msg_type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    transport.send(frame.msg_type, frame.get_payload_as_memoryview())
+
+        server = await ws_create_server(lambda _request: Echo(), "127.0.0.1", port,
+                                        max_frame_size=MAX, enable_auto_ping=False)
+        await stop.wait()
+        server.close()
+    else:
+        from aiohttp import WSMsgType as AioType, web
+
+        async def handler(request):  # type: ignore[no-untyped-def]
+            ws = web.WebSocketResponse(max_msg_size=MAX, compress=False, heartbeat=None)
+            await ws.prepare(request)
+            async for msg in ws:
+                if msg.type == AioType.TEXT:
+                    await ws.send_str(msg.data)
+                elif msg.type == AioType.BINARY:
+                    await ws.send_bytes(msg.data)
+            return ws
+
+        app = web.Application()
+        app.router.add_get("/", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await stop.wait()
+        await runner.cleanup()
+
+
+def text_payload(size: int) -> bytes:
+    """``size`` bytes of UTF-8 mixing 1- to 4-byte sequences (ASCII fills the last few bytes)."""
+    unit = "aé€😀 b ж世😃".encode()
+    data = unit * (size // len(unit))
+    return data + b"a" * (size - len(data))
 
 
 # ---------------------------------------------------------------- load client
@@ -307,10 +372,12 @@ def plan(size: int, quick: bool) -> Tuple[int, int, float]:
     return 4, window, seconds
 
 
-def measure(kinds: List[str], points: List[Tuple[int, bool]], quick: bool, rounds: int) -> Dict[str, Dict]:
+def measure(
+    kinds: List[str], points: List[Tuple[int, bool]], quick: bool, rounds: int, mixed_text: bool = True
+) -> Dict[str, Dict]:
     """All servers up at once; for each point, ``rounds`` round-robin passes over the servers
     (so each sees the same background load), median CPU us/message and median rate."""
-    samples = collect(kinds, points, quick, rounds)
+    samples = collect(kinds, points, quick, rounds, mixed_text=mixed_text)
     return {
         k: {p: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for p, v in pts.items()}
         for k, pts in samples.items()
@@ -318,15 +385,17 @@ def measure(kinds: List[str], points: List[Tuple[int, bool]], quick: bool, round
 
 
 def collect(
-    kinds: List[str], points: List[Tuple[int, bool]], quick: bool, rounds: int, script: Optional[str] = None
+    kinds: List[str], points: List[Tuple[int, bool]], quick: bool, rounds: int, script: Optional[str] = None,
+    mixed_text: bool = False,
 ) -> Dict[str, Dict[Tuple[int, bool], List[Tuple[float, float]]]]:
     """The samples behind ``measure``: kind -> point -> [(messages/s, server CPU us/message)],
-    one per round; ``script`` serves the kinds (default: this file)."""
+    one per round; ``script`` serves the kinds (default: this file); text is ASCII unless
+    ``mixed_text`` (see ``text_payload``)."""
     servers = {kind: start_server(kind, script=script) for kind in kinds}
     samples: Dict[str, Dict[Tuple[int, bool], List[Tuple[float, float]]]] = {k: {} for k in kinds}
     try:
         for size, text in points:
-            payload = (b"a" * size) if text else os.urandom(size)
+            payload = (text_payload(size) if mixed_text else b"a" * size) if text else os.urandom(size)
             conns, window, seconds = plan(size, quick)
             for kind in kinds:  # warm-up
                 load(servers[kind][1], payload, text, conns, window, 0.1 if quick else 0.3)
@@ -372,8 +441,8 @@ def report(res: Dict[str, Dict[Tuple[int, bool], Tuple[float, float]]], points: 
             cells.append("%s %s %.2fx [%.1f]%s" % (label(p[0]), "txt" if p[1] else "bin", r, target,
                                                    "" if r >= target else " MISS"))
         print("  %-26s %s" % (with_, "; ".join(cells)))
-    if "uvicorn-wscodec" in res:
-        builtins = [k for k in ("uvicorn-wsproto", "uvicorn-sansio") if k in res]
+    builtins = [k for k in ("uvicorn-wsproto", "uvicorn-sansio") if k in res]
+    if "uvicorn-wscodec" in res and builtins:
         cells = []
         for p in points:
             best = min(res[k][p][1] for k in builtins)
@@ -381,6 +450,17 @@ def report(res: Dict[str, Dict[Tuple[int, bool], Tuple[float, float]]], points: 
             cells.append("%s %s %.2fx%s" % (label(p[0]), "txt" if p[1] else "bin", best / ours,
                                             "" if ours < best else " MISS"))
         print("  %-26s %s" % ("uvicorn-wscodec vs best", "; ".join(cells)))
+
+
+def text_ratios(res: Dict[str, Dict[Tuple[int, bool], Tuple[float, float]]], points: List[Tuple[int, bool]]) -> None:
+    """Text/binary server CPU per message, per kind, at the sizes measured both ways."""
+    sizes = [size for size, text in points if text and (size, False) in points]
+    if not sizes:
+        return
+    print("\ntext/binary CPU per message: " + "; ".join(
+        "%s %s" % (kind, ", ".join("%s %.2fx" % (label(size), res[kind][(size, True)][1] / res[kind][(size, False)][1])
+                                   for size in sizes))
+        for kind in [k for k in KINDS if k in res]))
 
 
 def add_common_args(ap: argparse.ArgumentParser) -> None:
@@ -412,7 +492,7 @@ def profile_server(
     out = os.path.join(tempfile.mkdtemp(prefix="e2e-prof-"), "server.prof")
     proc, port = start(kind, out)
     try:
-        payload = b"a" * size if text else os.urandom(size)
+        payload = text_payload(size) if text else os.urandom(size)
         conns, window, seconds = plan(size, False)
         n = load(port, payload, text, conns, window, seconds * 5)
     finally:
@@ -429,6 +509,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, help="measurements per server and point (median)")
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--text", action="store_true")
+    ap.add_argument("--ascii-text", action="store_true", help="text messages of plain ASCII")
     add_common_args(ap)
     args = ap.parse_args()
     if args.serve:
@@ -441,8 +522,10 @@ def main() -> None:
         points = [(s, False) for s in SIZES] + [(1024, True)]
     load_before = os.getloadavg()
     t0 = time.monotonic()
-    res = measure(args.kinds.split(","), points, args.quick, args.rounds or (2 if args.quick else 3))
+    res = measure(args.kinds.split(","), points, args.quick, args.rounds or (2 if args.quick else 3),
+                  mixed_text=not args.ascii_text)
     report(res, points)
+    text_ratios(res, points)
     print("\nload average before %s, after %s; %d CPUs%s; %.0f s" % (
         "/".join("%.1f" % x for x in load_before), "/".join("%.1f" % x for x in os.getloadavg()),
         os.cpu_count() or 0,

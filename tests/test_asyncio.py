@@ -38,6 +38,9 @@ def test_echo_and_ping(backend):
             async with connect(url(server), codec=backend, **FAST) as ws:
                 await ws.send("héllo")
                 assert await within(ws.recv()) == "héllo"
+                for empty in ("", b""):  # nothing queued in bytes, yet a message to write
+                    await ws.send(empty)
+                    assert await within(ws.recv()) == empty
                 await ws.send(b"\x00" * 100_000)
                 assert await within(ws.recv()) == b"\x00" * 100_000
                 rtt = await within(ws.ping())
@@ -291,6 +294,16 @@ def test_receive_queue_pauses_reading(backend):
     run(main())
 
 
+async def against_a_non_reader(backend: Any, handler: Any, states: List[Any]) -> None:
+    """Serve ``handler`` to a client that never reads, until the handler appends to ``states``."""
+    async with serve(handler, codec=backend, max_message_size=None, **FAST) as server:
+        raw = await RawClient.connect(server.port, rcvbuf=4096)
+        await raw.read_head()
+        while not states:
+            await asyncio.sleep(0.02)
+        raw.close()
+
+
 def test_send_waits_for_a_reader(backend):
     async def main() -> None:
         states: List[Any] = []
@@ -305,15 +318,51 @@ def test_send_waits_for_a_reader(backend):
                 states.append(ws._write_paused)
             ws.terminate()
 
-        async with serve(handler, codec=backend, max_message_size=None, **FAST) as server:
-            raw = await RawClient.connect(server.port, rcvbuf=4096)
-            await raw.read_head()
-            while not states:
-                await asyncio.sleep(0.02)
-            raw.close()
+        await against_a_non_reader(backend, handler, states)
         assert states == [True]
 
     run(main())
+
+
+@pytest.mark.parametrize("size", [512, 8192])
+def test_small_sends_wait_for_the_loop_but_never_pile_up(backend, size):
+    """A burst of small sends leaves in a few writes; a sender that never yields otherwise
+    still stops at write_limit (the queued output is written once it passes FLUSH_SIZE)."""
+    from wscodec.asyncio.protocol import FLUSH_SIZE
+
+    async def main() -> None:
+        writes: List[int] = []
+        peak = [0]
+        states: List[Any] = []
+
+        async def handler(ws):
+            transport_write = ws.transport.write
+
+            def counting(data):
+                writes.append(len(data))
+                transport_write(data)
+
+            ws.transport.write = counting
+            for i in range(200):
+                await ws.send(b"%d" % i)
+            await asyncio.sleep(0)  # the burst leaves now
+            burst_writes = len(writes)
+            chunk = b"y" * size
+            try:
+                for _ in range(40_000_000 // size):
+                    await within(ws.send(chunk), 0.3)
+                    peak[0] = max(peak[0], sum(map(len, ws.conn._out)))
+                states.append("never blocked")
+            except asyncio.TimeoutError:
+                states.append((burst_writes, ws._write_paused))
+            ws.terminate()
+
+        await against_a_non_reader(backend, handler, states)
+        (burst_writes, paused), = states
+        assert burst_writes <= 3 and paused
+        assert peak[0] <= FLUSH_SIZE + 16
+
+    run(main(), timeout=60)
 
 
 def test_subprotocol_and_headers(backend):

@@ -222,3 +222,34 @@ def test_cli_echo_server_and_sigterm(backend):
             proc.wait()
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("with_process_request", [False, True])
+def test_request_kept_after_the_handshake(backend, with_process_request):
+    """``ws.request`` in the handler equals what process_request saw, however it is stored."""
+    seen: List[Any] = []
+
+    async def process_request(conn, request):
+        seen.append(request)
+        assert conn.request is request  # during the handshake
+        request.headers.append("X-Added", "1")  # kept: the handler sees it
+        return None
+
+    async def handler(ws):
+        request = ws.request
+        assert ws.request == request and ws.request.headers == request.headers
+        seen.append(request)
+        await ws.send("%s %s %s %s" % (request.method, request.path, request.headers.get("X-Tag"),
+                                       request.headers.get("X-Added")))
+        await ws.wait_closed()
+
+    async def main() -> None:
+        options = dict(process_request=process_request) if with_process_request else {}
+        async with serve(handler, codec=backend, **options, **FAST) as server:
+            async with connect(url(server) + "room?x=1", codec=backend, extra_headers=[("X-Tag", "é-ok")],
+                               **FAST) as ws:
+                added = "1" if with_process_request else None
+                assert await within(ws.recv()) == "GET /room?x=1 é-ok %s" % added
+        assert len(seen) == 1 + with_process_request and seen[0] == seen[-1]
+
+    run(main())

@@ -45,6 +45,10 @@ FAIL_GRACE = 1.0
 # the receive queue checked between them: one slice inflates to at most ~4 MiB (deflate expands
 # at most ~1032:1), whatever one socket read (256 KiB) holds.
 INFLATE_STEP = 4096
+# send() writes at once past this many bytes (characters for text) queued since the last write;
+# below it, at the next turn of the loop: one write (one system call) for a burst of small
+# messages. So at most this much waits in the Connection on top of write_limit.
+FLUSH_SIZE = 64 * 1024
 
 
 class WebSocket(ReceiveQueue, asyncio.Protocol):
@@ -62,7 +66,7 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         "_parts", "_skip_rest", "_sending", "_recv_waiter", "_reading_paused", "_held", "_step",
         "_write_paused", "_drain_waiter", "_closed", "_timer", "_timer_at", "_pong_waiters",
         "_closed_waiters",
-        "_transport_closing", "_transport_aborted", "_fail_hold_until",
+        "_transport_closing", "_transport_aborted", "_fail_hold_until", "_unflushed", "_flush_soon",
     )
 
     def __init__(self, options: Options, loop: asyncio.AbstractEventLoop) -> None:
@@ -91,6 +95,8 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         self._transport_closing = False
         self._transport_aborted = False
         self._fail_hold_until: Optional[float] = None
+        self._unflushed = 0  # size of the messages send() queued since the last write
+        self._flush_soon = False  # a write of them is scheduled (see send)
 
     # ------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -254,6 +260,7 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         transport = self.transport
         if conn is None or transport is None:
             return
+        self._unflushed = 0
         # While the peer does not read, a lone automatic pong waits (and is replaced by the
         # next ping's) until resume_writing: a ping flood cannot grow the write buffer.
         data = conn.data_to_send() if conn.output_pending or not self._write_paused else b""
@@ -356,9 +363,16 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
             await asyncio.shield(self._sending)
         if isinstance(message, (str, bytes, bytearray, memoryview)):
             conn.send(message, self.loop.time(), fragment_size=self.options.fragment_size)
-            self._flush()
-            if self._write_paused:
-                await self._drain()
+            # Small messages sent in one go (an echo of everything one read brought, a burst)
+            # leave in one write, once the sender yields to the loop; past FLUSH_SIZE, at once.
+            self._unflushed += len(message)
+            if self._unflushed >= FLUSH_SIZE or self._write_paused:
+                self._flush()
+                if self._write_paused:
+                    await self._drain()
+            elif not self._flush_soon:
+                self._flush_soon = True
+                self.loop.call_soon(self._flush_queued)
             return
         if isinstance(message, abc.Mapping) or not isinstance(message, (abc.Iterable, abc.AsyncIterable)):
             raise TypeError("send() takes str, a bytes-like object, or an iterable or async iterable "
@@ -369,6 +383,10 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         finally:
             done, self._sending = self._sending, None
             done.set_result(None)
+
+    def _flush_queued(self) -> None:
+        self._flush_soon = False
+        self._flush()  # (an empty message adds nothing to _unflushed, yet waits to be written)
 
     async def _drain(self) -> None:
         """Wait until the write buffer is under ``write_limit``; ConnectionClosed if the

@@ -36,6 +36,8 @@ logger = logging.getLogger("wscodec.server")
 # and MAX_EARLY_DATA, so this bounds what half-open handshakes can take.
 MAX_HANDSHAKES = 256
 
+_NO_PENDING = b""  # what _pending becomes once the handshake is over
+
 Handler = Callable[["ServerConnection"], Awaitable[Any]]
 # process_request(connection, request) -> None to go on, or a response to send instead:
 # a wscodec.http.Response or a (status, headers, body) tuple; it may be a coroutine.
@@ -54,15 +56,34 @@ class ServerConnection(WebSocket):
 
     role = "server"
 
+    # No per-instance __dict__, and after the handshake only the request head's bytes (parsed
+    # again on access): an idle connection's footprint is what a server with many of them pays.
+    __slots__ = ("server", "handler_task", "_request", "_head", "_reader", "_pending",
+                 "_handshake_timer", "_key")
+
     def __init__(self, server: "Server") -> None:
         super().__init__(server.options, server.loop)
         self.server = server
-        self.request: Optional[Request] = None
+        self._request: Optional[Request] = None  # parsed, while the handshake runs
+        self._head: Optional[bytes] = None  # the request head, kept once the handshake is done
         self.handler_task: Optional["asyncio.Task[None]"] = None
-        self._reader = HeadReader(server.max_line, server.max_head)
-        self._pending = bytearray()  # bytes after the request head, fed once the handshake is done
+        self._reader: Optional[HeadReader] = HeadReader(server.max_line, server.max_head)
+        self._pending: Union[bytearray, bytes] = bytearray()  # after the request head, fed once the handshake is done
         self._handshake_timer: Optional[asyncio.TimerHandle] = None
         self._key = ""
+
+    @property
+    def request(self) -> Optional[Request]:
+        """The opening handshake's request (None until its head is read).
+
+        Without ``process_request``, once the handshake is done only the head's bytes are kept
+        and each access parses them again (an equal Request, a new object: keep it in a variable
+        if you use it often). With ``process_request`` the object it was given is kept, with
+        any change it made."""
+        if self._request is not None or self._head is None:
+            return self._request
+        server = self.server
+        return parse_request(self._head, max_line=server.max_line, max_headers=server.max_headers)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -79,7 +100,7 @@ class ServerConnection(WebSocket):
         if self._transport_closing:  # answered already: what still arrives is dropped
             return
         try:
-            if self.request is not None:  # process_request runs; a read was already under way
+            if self._request is not None:  # process_request runs; a read was already under way
                 self._hold(data)
                 return
             request = self._read_request(data)
@@ -88,7 +109,7 @@ class ServerConnection(WebSocket):
             return
         if request is None:
             return
-        self.request = request
+        self._request = request
         # The client must wait for our answer: whatever it sends now stays in the kernel.
         assert self.transport is not None
         self.transport.pause_reading()
@@ -101,12 +122,14 @@ class ServerConnection(WebSocket):
 
     def _read_request(self, data: bytes) -> Optional[Request]:
         """The checked request once its head is complete, else None; raises InvalidRequest."""
+        assert self._reader is not None
         got = self._reader.feed(data)
         if got is None:
             return None
         head, rest = got
         server = self.server
         request = parse_request(head, max_line=server.max_line, max_headers=server.max_headers)
+        self._head = head
         self._key = check_request(request, self.codec)
         if server.origins is not None and request.headers.get("Origin") not in server.origins:
             raise InvalidRequest(403, "Origin not allowed")
@@ -146,18 +169,19 @@ class ServerConnection(WebSocket):
 
     def _accept(self) -> None:
         server = self.server
-        assert self.request is not None and self.transport is not None
+        request = self._request
+        assert request is not None and self.transport is not None
         over = server.max_connections is not None and len(server.connections) >= server.max_connections
         try:
             if over and server.over_limit == "reject":
                 raise InvalidRequest(503, "Too many connections", [("Retry-After", "1")])
             subprotocol = None
             if server.subprotocols:
-                offered = offered_subprotocols(self.request.headers)
+                offered = offered_subprotocols(request.headers)
                 subprotocol = select_subprotocol(offered, server.subprotocols)
             headers, deflate = list(server.extra_headers), None
             if server.deflate_options is not None:
-                offers = self.request.headers.get_all("Sec-WebSocket-Extensions")
+                offers = request.headers.get_all("Sec-WebSocket-Extensions")
                 agreed = server_negotiate(offers, server.deflate_options)
                 if agreed is not None:
                     headers.insert(0, ("Sec-WebSocket-Extensions", agreed[0]))
@@ -170,7 +194,7 @@ class ServerConnection(WebSocket):
         self._end_handshake()
         self.transport.write(response)
         self.transport.resume_reading()  # paused since the request head
-        pending, self._pending = bytes(self._pending), bytearray()
+        pending, self._pending = bytes(self._pending), _NO_PENDING
         self._open(pending, deflate)
         if over:  # accept, then tell the client to come back later
             assert self.conn is not None
@@ -212,7 +236,7 @@ class ServerConnection(WebSocket):
         if transport is None or self._transport_closing:
             return
         self._transport_closing = True
-        self._pending = bytearray()
+        self._pending = _NO_PENDING
         transport.write(response)
         if transport.can_write_eof():
             # The client may still be sending (early frames, a flood): closing with its data
@@ -237,7 +261,10 @@ class ServerConnection(WebSocket):
     def _end_handshake(self) -> None:
         """The handshake is answered (or gone): it no longer counts toward max_handshakes."""
         self.server._handshakes.discard(self)
-        self._reader.clear()
+        self._reader = None  # (what it buffered goes with it)
+        self._key = ""
+        if self.server.process_request is None:
+            self._request = None  # the head's bytes stay: see the request property
         if self._handshake_timer is not None:
             self._handshake_timer.cancel()
             self._handshake_timer = None

@@ -1,0 +1,196 @@
+"""Fan-out: one message to many connections, its frame built once.
+
+A server's frames are not masked, so one message is the same bytes on every connection that
+shares its framing: ``broadcast`` builds that frame once (a ``str`` straight into the frame by
+``build_frame``) and writes it to each transport. With permessage-deflate, connections whose
+compressor starts afresh with each message (``server_no_context_takeover``) share one compressed
+frame per distinct set of compression parameters; a connection with context takeover has a
+compressor of its own, so the message is compressed for it alone (as ``send`` would), and so is
+a client connection's (each frame needs its own mask).
+
+Nothing is skipped silently: a connection that cannot take the message now is listed in the
+result with the reason, and passed to ``on_skip`` if given.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
+
+from ..connection import State
+from .protocol import WebSocket
+
+__all__ = ["broadcast", "BroadcastResult", "Skipped", "SkipReason"]
+
+_TEXT, _BINARY = 1, 2
+
+
+class SkipReason(str, enum.Enum):
+    """Why a connection did not get a broadcast message."""
+
+    #: the handshake is not done, or closing has started (or ended)
+    NOT_OPEN = "not_open"
+    #: a message streamed with ``send(iterable)`` is in progress on it: frames cannot interleave
+    STREAMING = "streaming"
+    #: its write buffer would go over ``write_limit``: the peer does not read fast enough
+    SLOW = "slow"
+
+
+class Skipped(NamedTuple):
+    connection: WebSocket
+    reason: SkipReason
+
+
+class BroadcastResult(NamedTuple):
+    """What ``broadcast`` did: ``sent`` connections got the message (``individually`` of them
+    through their own compressor or mask, see the module doc); ``skipped`` did not, with why."""
+
+    sent: int
+    individually: int
+    skipped: List[Skipped]
+
+
+def _shared_key(ws: WebSocket, conn: Any) -> Optional[Tuple[Any, ...]]:
+    """Connections with equal keys get the same frame bytes; None: build the frame for this
+    connection alone."""
+    if conn.is_client:
+        return None  # masked
+    fragment_size = ws.options.fragment_size
+    deflate = conn.deflate
+    if deflate is None:
+        # (the key of the fast path in broadcast() when fragment_size is None)
+        return conn._build_frame if fragment_size is None else (conn._build_frame, fragment_size)
+    if not deflate._local_reset:
+        return None  # context takeover: the compressor's state is this connection's
+    return (conn._build_frame, fragment_size, type(deflate), deflate._czlib, deflate._level,
+            deflate._local_bits, deflate._mem_level, deflate.threshold)
+
+
+def _build(conn: Any, op: int, message: Any, fragment_size: Optional[int]) -> bytes:
+    """The frames ``conn.send`` would queue for ``message``, returned instead of queued."""
+    saved = conn._out, conn._pong_at, conn._last_activity
+    conn._out, conn._pong_at = [], -1
+    try:
+        conn._send_message(op, message, fragment_size)
+        return b"".join(conn._out)
+    finally:
+        conn._out, conn._pong_at, conn._last_activity = saved
+
+
+# A frame's header is at most 14 bytes; deflate adds at most ~5 bytes per 16 KiB stored block
+# (and a shared compressed frame falls back to the raw payload when it would not shrink).
+def _frame_bound(size: int) -> int:
+    return size + 14 + 5 * (size // 16384 + 1) + 8
+
+
+def broadcast(
+    connections: Iterable[WebSocket],
+    message: Union[str, bytes, bytearray, memoryview],
+    *,
+    on_skip: Optional[Callable[[WebSocket, SkipReason], None]] = None,
+) -> BroadcastResult:
+    """Send ``message`` (text for ``str``, binary for a bytes-like object) to every connection
+    that can take it now, without waiting; returns who got it and who was skipped (see
+    :class:`SkipReason`). Synchronous: call it from the event loop's thread.
+
+    Each connection gets the message as ``send`` would send it (fragment_size,
+    permessage-deflate, the idle timer restarts), but nothing waits: a connection whose buffered
+    output plus this message's frame would exceed its ``write_limit`` is skipped (``SLOW``), so
+    broadcasts never grow a slow reader's buffer past the limit (a frame larger than
+    ``write_limit`` goes only to connections whose buffer is empty). Connections that are not
+    open or that are streaming a message are skipped too. ``on_skip(connection, reason)`` is
+    called for each skipped connection, in order.
+    """
+    if isinstance(message, str):
+        op = _TEXT
+    else:
+        op = _BINARY
+        if type(message) is not bytes:
+            try:
+                # the same bytes for every connection, whatever later happens to the caller's buffer
+                message = bytes(memoryview(message).cast("B"))
+            except TypeError:
+                raise TypeError("broadcast() takes str or a bytes-like object, not %s"
+                                % type(message).__name__) from None
+    fanout = _Fanout(op, message)
+    skipped: List[Skipped] = []
+    frames = fanout.frames
+    OPEN, NOT_OPEN = State.OPEN, SkipReason.NOT_OPEN
+    now = None
+    sent = 0
+    for ws in connections:
+        conn = ws.conn  # set once the handshake is done, after the transport
+        if conn is None or conn.state is not OPEN or ws._transport_closing:
+            reason: Optional[SkipReason] = NOT_OPEN
+        elif ws._sending is not None or conn._stream_op:
+            reason = SkipReason.STREAMING
+        elif ws._write_paused:
+            reason = SkipReason.SLOW
+        else:
+            if now is None:
+                now = ws.loop.time()
+            options = ws.options
+            transport = ws.transport
+            buffered = transport.get_write_buffer_size()  # type: ignore[union-attr]
+            frame: Union[bytes, SkipReason, None] = None
+            if conn.deflate is None and not conn.is_client and options.fragment_size is None:
+                frame = frames.get(conn._build_frame)  # the common case, kept short
+                if frame is not None and buffered and buffered + len(frame) > options.write_limit:
+                    frame = SkipReason.SLOW
+            if frame is None:
+                frame = fanout.frame_for(ws, conn, buffered)
+            if type(frame) is bytes:
+                if conn._out:  # what the connection queued before goes out first
+                    ws._flush()
+                transport.write(frame)  # type: ignore[union-attr]
+                conn._last_activity = now  # a data message: the idle timer restarts
+                sent += 1
+                continue
+            reason = frame  # type: ignore[assignment]
+        skipped.append(Skipped(ws, reason))
+        if on_skip is not None:
+            on_skip(ws, reason)
+    return BroadcastResult(sent, fanout.individually, skipped)
+
+
+class _Fanout:
+    """One broadcast's frames, built once per distinct framing by the Connection's own
+    ``_send_message`` (a str goes to it as it is: it knows when text must be encoded)."""
+
+    __slots__ = ("op", "message", "raw", "frames", "individually")
+
+    def __init__(self, op: int, message: Union[str, bytes]) -> None:
+        self.op = op
+        self.message = message
+        self.raw: Optional[bytes] = None if op == _TEXT else message  # type: ignore[assignment]
+        self.frames: Dict[Any, bytes] = {}
+        self.individually = 0
+
+    def _size(self, conn: Any) -> int:
+        """The message's length in bytes (a str encoded once, by the codec)."""
+        if self.raw is None:
+            self.raw = conn.codec.encode_text(self.message)
+        return len(self.raw)  # type: ignore[arg-type]
+
+    def frame_for(self, ws: WebSocket, conn: Any, buffered: int) -> Union[bytes, SkipReason]:
+        """The frame for one open connection that is neither streaming nor paused, or SLOW."""
+        limit = ws.options.write_limit
+        key = _shared_key(ws, conn)
+        if key is None:
+            # Its compressor (or mask) moves on with each frame: check the size before building.
+            if buffered and buffered + _frame_bound(self._size(conn)) > limit:
+                return SkipReason.SLOW
+            self.individually += 1
+            return _build(conn, self.op, self.message, ws.options.fragment_size)
+        frame = self.frames.get(key)
+        if frame is None:
+            deflate = conn.deflate
+            count = 0 if deflate is None else deflate.sent_compressed
+            frame = self.frames[key] = _build(conn, self.op, self.message, ws.options.fragment_size)
+            if deflate is not None:
+                deflate.sent_compressed = count  # counted below, once per connection
+        if buffered and buffered + len(frame) > limit:
+            return SkipReason.SLOW
+        if frame[0] & 0x40:  # RSV1: compressed
+            conn.deflate.sent_compressed += 1
+        return frame
