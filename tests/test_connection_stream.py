@@ -288,3 +288,39 @@ def test_compression_threshold_counts_bytes_of_any_buffer(backend):
     client.send(words)
     assert client.deflate.sent_compressed == 1
     assert server.receive_data(client.data_to_send()) == [Message(b"x" * (threshold + 2))]
+
+
+@pytest.mark.parametrize("fragment_size", [None, 7])
+@pytest.mark.parametrize("deflate", [None, "no_takeover"])
+@pytest.mark.parametrize("message", ["héllo wörld, 孩子 " * 5, b"\x00\x01" * 40])
+def test_message_frames_are_what_send_queues(backend, message, deflate, fragment_size):
+    """``message_frames`` (what an I/O layer writes itself, e.g. a broadcast) returns the frames
+    ``send`` queues, queues nothing, and leaves the idle timer to ``message_written``."""
+    if deflate is None:
+        a, b = Connection("server", codec=backend), Connection("server", codec=backend)
+    else:
+        options = DeflateOptions(server_no_context_takeover=True)
+        a, b = dh.conns(backend, server=options)[1], dh.conns(backend, server=options)[1]
+        assert a.deflate.output_key == b.deflate.output_key is not None
+    b.send(message, now=1.0, fragment_size=fragment_size)
+    frames = a.message_frames(message, fragment_size)
+    assert frames == b.data_to_send()
+    assert a.data_to_send() == b"" and not a.output_pending
+    assert a.next_deadline() is None
+    a.idle_timeout = 5.0
+    a.message_written(now=2.0)
+    assert a.next_deadline() == 7.0
+
+
+def test_output_key_is_none_with_context_takeover(backend):
+    server = dh.server_conn(backend)
+    assert server.deflate.output_key is None  # its output depends on earlier messages
+
+
+def test_streaming_property(backend):
+    conn = Connection("server", codec=backend)
+    assert not conn.streaming
+    conn.send_fragment(b"a", fin=False)
+    assert conn.streaming
+    conn.send_fragment(b"b", fin=True)
+    assert not conn.streaming

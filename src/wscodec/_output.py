@@ -70,20 +70,46 @@ class Output:
         self._send_message(op, data, fragment_size)
 
     def _send_message(self, op: int, data: Any, fragment_size: Optional[int]) -> None:
+        self._frames(op, data, fragment_size, self._out)
+        self._last_activity = self._now
+
+    def _frames(self, op: int, data: Any, fragment_size: Optional[int], out: List[bytes]) -> None:
+        """Append the frames of one message to ``out``."""
         # A str goes to build_frame as it is (encoded straight into the frame); it is encoded
         # on its own only where bytes are needed: to compress it or to split it.
         if op == _TEXT and (self.deflate is not None or fragment_size is not None):
             data = self._encode_text(data)
         payload, rsv1 = self.deflate.encode(data) if self.deflate is not None else (data, False)
         if fragment_size is None or len(payload) <= fragment_size:
-            self._out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask))
+            out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask))
         else:  # RFC 7692 6.1: RSV1 on the first frame only
-            view, size, build, out = memoryview(payload), len(payload), self._build_frame, self._out
+            view, size, build = memoryview(payload), len(payload), self._build_frame
             for start in range(0, size, fragment_size):
                 end = start + fragment_size
                 out.append(build(op, view[start:end], fin=end >= size, rsv1=rsv1, mask=self._mask))
                 op, rsv1 = _CONT, False
+
+    def message_frames(self, data: Union[str, bytes], fragment_size: Optional[int] = None) -> bytes:
+        """The frames ``send(data, fragment_size=...)`` would queue, returned instead of queued,
+        for an I/O layer that writes them itself (``broadcast``): it must write them before any
+        later output of this connection and then call ``message_written``. With
+        permessage-deflate and context takeover the compressor moves on, as for a send."""
+        self._check_open()
+        out: List[bytes] = []
+        self._frames(_TEXT if isinstance(data, str) else _BINARY, data, fragment_size, out)
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def message_written(self, now: Optional[float] = None) -> None:
+        """A data message built elsewhere (``message_frames``, or shared with other connections)
+        was written for this connection: the idle timer restarts as for ``send``."""
+        if now is not None:
+            self._now = now
         self._last_activity = self._now
+
+    @property
+    def streaming(self) -> bool:
+        """A message sent with ``send_fragment`` is unfinished (no other data message may go out)."""
+        return self._stream_op != 0
 
     def send_fragment(
         self, data: Union[str, bytes, bytearray, memoryview], now: Optional[float] = None, *, fin: bool

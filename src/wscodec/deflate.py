@@ -341,6 +341,15 @@ class PerMessageDeflate:
     def header(self) -> str:
         return self.params.header()
 
+    @property
+    def output_key(self) -> Optional[Tuple[Any, ...]]:
+        """Equal keys: ``encode`` gives the same output for the same message on both (no context
+        takeover, the same library and parameters), so one compressed frame can serve both.
+        None with context takeover: the output depends on this connection's earlier messages."""
+        if not self._local_reset:
+            return None
+        return (self._czlib, self._level, self._local_bits, self._mem_level, self.threshold)
+
     def encode(self, data: Union[str, bytes, bytearray, memoryview]) -> Tuple[Any, bool]:
         """A whole outgoing message -> (frame payload, RSV1): compressed unless it is below the
         threshold (or, without context takeover, would not shrink)."""

@@ -59,22 +59,11 @@ def _shared_key(ws: WebSocket, conn: Any) -> Optional[Tuple[Any, ...]]:
     deflate = conn.deflate
     if deflate is None:
         # (the key of the fast path in broadcast() when fragment_size is None)
-        return conn._build_frame if fragment_size is None else (conn._build_frame, fragment_size)
-    if not deflate._local_reset:
+        return conn.codec.build_frame if fragment_size is None else (conn.codec.build_frame, fragment_size)
+    key = deflate.output_key
+    if key is None:
         return None  # context takeover: the compressor's state is this connection's
-    return (conn._build_frame, fragment_size, type(deflate), deflate._czlib, deflate._level,
-            deflate._local_bits, deflate._mem_level, deflate.threshold)
-
-
-def _build(conn: Any, op: int, message: Any, fragment_size: Optional[int]) -> bytes:
-    """The frames ``conn.send`` would queue for ``message``, returned instead of queued."""
-    saved = conn._out, conn._pong_at, conn._last_activity
-    conn._out, conn._pong_at = [], -1
-    try:
-        conn._send_message(op, message, fragment_size)
-        return b"".join(conn._out)
-    finally:
-        conn._out, conn._pong_at, conn._last_activity = saved
+    return (conn.codec.build_frame, fragment_size, type(deflate)) + key
 
 
 # A frame's header is at most 14 bytes; deflate adds at most ~5 bytes per 16 KiB stored block
@@ -122,7 +111,7 @@ def broadcast(
         conn = ws.conn  # set once the handshake is done, after the transport
         if conn is None or conn.state is not OPEN or ws._transport_closing:
             reason: Optional[SkipReason] = NOT_OPEN
-        elif ws._sending is not None or conn._stream_op:
+        elif ws._sending is not None or conn.streaming:
             reason = SkipReason.STREAMING
         elif ws._write_paused:
             reason = SkipReason.SLOW
@@ -134,16 +123,16 @@ def broadcast(
             buffered = transport.get_write_buffer_size()  # type: ignore[union-attr]
             frame: Union[bytes, SkipReason, None] = None
             if conn.deflate is None and not conn.is_client and options.fragment_size is None:
-                frame = frames.get(conn._build_frame)  # the common case, kept short
+                frame = frames.get(conn.codec.build_frame)  # the common case, kept short
                 if frame is not None and buffered and buffered + len(frame) > options.write_limit:
                     frame = SkipReason.SLOW
             if frame is None:
                 frame = fanout.frame_for(ws, conn, buffered)
             if type(frame) is bytes:
-                if conn._out:  # what the connection queued before goes out first
+                if conn.output_pending or conn.pong_pending:  # what it queued before goes first
                     ws._flush()
                 transport.write(frame)  # type: ignore[union-attr]
-                conn._last_activity = now  # a data message: the idle timer restarts
+                conn.message_written(now)  # a data message: the idle timer restarts
                 sent += 1
                 continue
             reason = frame  # type: ignore[assignment]
@@ -155,7 +144,7 @@ def broadcast(
 
 class _Fanout:
     """One broadcast's frames, built once per distinct framing by the Connection's own
-    ``_send_message`` (a str goes to it as it is: it knows when text must be encoded)."""
+    ``message_frames`` (a str goes to it as it is: it knows when text must be encoded)."""
 
     __slots__ = ("op", "message", "raw", "frames", "individually")
 
@@ -181,12 +170,12 @@ class _Fanout:
             if buffered and buffered + _frame_bound(self._size(conn)) > limit:
                 return SkipReason.SLOW
             self.individually += 1
-            return _build(conn, self.op, self.message, ws.options.fragment_size)
+            return conn.message_frames(self.message, ws.options.fragment_size)
         frame = self.frames.get(key)
         if frame is None:
             deflate = conn.deflate
             count = 0 if deflate is None else deflate.sent_compressed
-            frame = self.frames[key] = _build(conn, self.op, self.message, ws.options.fragment_size)
+            frame = self.frames[key] = conn.message_frames(self.message, ws.options.fragment_size)
             if deflate is not None:
                 deflate.sent_compressed = count  # counted below, once per connection
         if buffered and buffered + len(frame) > limit:

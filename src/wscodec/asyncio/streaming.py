@@ -34,7 +34,7 @@ async def send_pieces(
                 await _send_fragment(ws, conn, held, fin=False)
             held = piece
     except BaseException:
-        if conn.state is State.OPEN and conn._stream_op:  # part of the message is out
+        if conn.state is State.OPEN and conn.streaming:  # part of the message is out
             conn.close(1011, "error in a fragmented message", ws.loop.time())
             ws._flush()
             ws._schedule()
