@@ -92,13 +92,15 @@ def start_server(kind: str, profile: Optional[str] = None) -> Tuple[subprocess.P
 Point = Tuple[int, bool]
 
 
-def measure(points: List[Point], quick: bool, rounds: int) -> Dict[Point, Dict[str, List[float]]]:
+def measure(
+    points: List[Point], quick: bool, rounds: int, mixed_text: bool = True
+) -> Dict[Point, Dict[str, List[float]]]:
     """Per point: each server's CPU us/message per round, and the per-round ratios."""
     servers = {kind: start_server(kind) for kind in KINDS}
     out: Dict[Point, Dict[str, List[float]]] = {}
     try:
         for size, text in points:
-            payload = (b"a" * size) if text else os.urandom(size)
+            payload = (e2e_echo.text_payload(size) if mixed_text else b"a" * size) if text else os.urandom(size)
             conns, window, seconds = e2e_echo.plan(size, quick)
             for kind in KINDS:  # warm-up
                 e2e_echo.load(servers[kind][1], payload, text, conns, window, 0.1 if quick else 0.3)
@@ -154,6 +156,8 @@ def main() -> None:
     ap.add_argument("--profile", metavar="KIND", choices=KINDS, help="cProfile this server, print the top")
     ap.add_argument("--size", type=int, default=1024, help="payload size for --profile")
     ap.add_argument("--text", action="store_true", help="text messages for --profile")
+    ap.add_argument("--ascii-text", action="store_true",
+                    help="text messages of plain ASCII (default: UTF-8 mixing 1- to 4-byte sequences)")
     e2e_echo.add_common_args(ap)
     args = ap.parse_args()
     if args.serve:
@@ -166,7 +170,7 @@ def main() -> None:
     points = [(s, t == "txt") for t in ("bin", "txt") if t in types for s in sizes]
     load_before = os.getloadavg()
     t0 = time.monotonic()
-    res = measure(points, args.quick, args.rounds or (2 if args.quick else 3))
+    res = measure(points, args.quick, args.rounds or (2 if args.quick else 3), not args.ascii_text)
     report(res)
     print(
         "\nload average before %s, after %s; %d CPUs%s; %.0f s"
