@@ -247,6 +247,31 @@ def test_text_at_every_position(backend: types.SimpleNamespace, case: Any, clien
     assert [e for e in result[0] if e[0] == "message"] == [("message", "str", text)]
 
 
+READ_CHUNK = 65536  # tornado's IOStream reads the socket in pieces of this size
+
+
+@pytest.mark.parametrize("where", ["between writes", "between socket reads"])
+@pytest.mark.parametrize("client", [False, True])
+def test_eof_after_a_header_that_ends_the_buffer(backend: types.SimpleNamespace, client: bool, where: str) -> None:
+    """A frame header that ends exactly where the stream's buffer ends, its payload already in the
+    socket, then small frames and EOF while a coroutine handler runs: tornado listens for reads
+    once the header empties its buffer, sees the EOF and aborts, leaving frames unread; the fast
+    path stops at the same frame."""
+    key = None if client else b"\x01\x02\x03\x04"
+    ping = encode(9, b"\x00", key=key)
+    tail = ping[-1:] + b"".join(encode(opcode, b"", key=key) for opcode in (2, 2, 9, 2, 9, 2, 9))
+    if where == "between writes":  # messages enough for the second write to be in the socket
+        head = b"".join(encode(2, b"m%d" % i, key=key) for i in range(4)) + ping[:-1]
+        chunks = [head, tail]
+    else:
+        length = READ_CHUNK - (len(ping) - 1) - (len(encode(2, bytes(200), key=key)) - 200)
+        head = encode(2, bytes(length), key=key) + ping[:-1]
+        assert len(head) == READ_CHUNK
+        chunks = [head + tail]
+    result = same(lambda: converse(chunks, client=client, coroutine=True), backend)
+    assert result[4][0] < len(head + tail)  # tornado stopped reading before the end
+
+
 @pytest.mark.parametrize("client", [False, True])
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 300000])
 def test_large_and_boundary_messages_in_pieces(

@@ -219,6 +219,11 @@ def _build(patches: PatchSet, codec: types.SimpleNamespace, force: bool) -> None
             del buf[:start]
             stream._read_buffer_size -= start
             self._wire_bytes_in += start
+            # As tornado's read of the header's last bytes does: with the buffer now empty, it
+            # starts listening for reads, so an EOF that arrives while the payload read is
+            # satisfied inline and the message handler runs closes the stream (and drops frames
+            # still buffered) exactly when it does with tornado alone.
+            stream._maybe_add_error_listener()
             # The payload with tornado's read: its last chunk brings the next frame's header
             # along. (read_into a buffer of the payload's size would save a copy, but a fresh
             # large buffer per message costs more in page faults than the copy.)
