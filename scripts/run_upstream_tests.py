@@ -477,6 +477,9 @@ def tornado_tests(work: Path, tree: Path) -> Path:
 #: the runner of each suite that says so itself: tornado's under unittest, as its own runner does
 #: (under pytest, its warnings-as-errors setup turns a pytest collection warning into an error)
 RUN_MODES = {"tornado": "unittest"}
+#: environment a suite needs in the shared venv: aiohttp's tests use its own pytest plugin, and
+#: pytest-asyncio (there for autobahn's) would fail their configuration
+SUITE_ENV: Dict[str, Dict[str, str]] = {"aiohttp": {"PYTEST_ADDOPTS": "-p no:asyncio"}}
 
 
 def websocket_client_tests(work: Path, tree: Path) -> Path:
@@ -563,6 +566,7 @@ def run_suite(
         env["WSCODEC_AUTO_INSTALL_CODEC"] = codec
     flags = ["-bb"] if lib == "wsproto" else []  # as wsproto's tox runs it
     mode = RUN_MODES.get(lib) or ("unittest" if lib == "websockets" else "pytest")
+    env.update(SUITE_ENV.get(lib, {}))
     target = str(tests)
     if suite is not None:
         mode, target, extra_env = suite
