@@ -104,8 +104,10 @@ class ReceiveQueue:
         ws.recv_streaming()``. Pieces are ``str`` for a text message (a piece may be "" when a
         frame ends inside a character) or ``bytes``, each holding one or more frames; a message
         sent in one frame is one piece. Memory stays bounded by the receive queue whatever the
-        message size. Leaving the loop early discards the rest of that message. Raises
-        ConnectionClosed when none will come."""
+        message size. Leaving the loop early discards the rest of that message once the
+        iterator is closed: at once on CPython; elsewhere (PyPy) close it yourself
+        (``await it.aclose()`` or ``contextlib.aclosing``). Raises ConnectionClosed when none
+        will come."""
         item: Union[Data, _Pieces]
         if self._parts:  # a cancelled recv() had started this message
             item = _Pieces(_join(self._parts), False)
