@@ -163,7 +163,9 @@ class PeerCompressor:
             return out
         c = self.c = self.c or self._new()
         if self.style == "blocks":
-            flushes = [m.Z_SYNC_FLUSH, m.Z_FULL_FLUSH, "empty"] + ([] if self.isal else [m.Z_PARTIAL_FLUSH, m.Z_BLOCK])
+            # (PyPy's zlib has no Z_PARTIAL_FLUSH or Z_BLOCK; isal has neither either)
+            extra = [] if self.isal else [getattr(m, n) for n in ("Z_PARTIAL_FLUSH", "Z_BLOCK") if hasattr(m, n)]
+            flushes = [m.Z_SYNC_FLUSH, m.Z_FULL_FLUSH, "empty"] + extra
             out = b""
             for piece in split_at(msg, rng, rng.randrange(1, 6)):
                 flush = rng.choice(flushes)

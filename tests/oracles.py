@@ -184,6 +184,8 @@ def outcome(fn: Any, *args: Any, **kwargs: Any) -> Any:
 def compact_size(s: str) -> int:
     """sys.getsizeof of the compact str CPython builds for ``s``'s characters, without the cached
     UTF-8 copy that CPython 3.13 keeps in a str after encoding or decoding it."""
+    if sys.implementation.name != "cpython":
+        return 0  # no compact kinds (and no getsizeof for str) elsewhere: nothing to compare
     n, top = len(s), max(map(ord, s), default=0)
     for limit, fill, width in ((0x80, "a", 1), (0x100, "\xff", 1), (0x10000, "\u0100", 2)):
         if top < limit:
@@ -195,4 +197,4 @@ def str_size(backend_name: str, s: str) -> int:
     """The size that shows a decoded str's compact kind: as it is for the compiled backend's str
     (which must be the one CPython would build), canonical for the Python backend's (CPython's
     own decoder, which may cache a UTF-8 copy)."""
-    return sys.getsizeof(s) if backend_name == "c" else compact_size(s)
+    return sys.getsizeof(s) if backend_name == "c" else compact_size(s)  # (no "c" off CPython)

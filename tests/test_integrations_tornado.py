@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import sys
 import types
 import zlib
 from typing import Any, Iterator, List, Optional, Tuple
@@ -228,6 +229,11 @@ def test_receive_with_permessage_deflate(
     same(lambda: converse(chunks, client=client, max_size=max_size, deflate=True), backend)
 
 
+@pytest.mark.skipif(
+    sys.implementation.name == "pypy",
+    reason="known difference on PyPy: an encoded surrogate after empty text is handled differently "
+    "with the integration (python codec) than by tornado alone; auto() never installs it there",
+)
 @settings(max_examples=40)
 @given(case=text_and_corruption(), client=st.booleans(), deflate=st.booleans())
 def test_text_at_every_position(backend: types.SimpleNamespace, case: Any, client: bool, deflate: bool) -> None:
