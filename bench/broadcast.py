@@ -1,6 +1,6 @@
 """Fan-out: server CPU per delivered message, one 1 KiB text message to N connected clients.
 
-    PYTHONPATH=src python bench/broadcast.py [-n 1000] [--messages 100] [--rounds 3] [--deflate]
+    PYTHONPATH=src python bench/broadcast.py [-n 1000] [--messages 100] [--rounds 3] [--deflate] [--batch 10]
 
 Kinds, each its own server process, measured in alternating rounds in the same run:
 ``wscodec`` (``wscodec.asyncio.broadcast``), ``wscodec-loop`` (``await ws.send()`` per
@@ -9,7 +9,9 @@ The N clients (wscodec's, the same for every kind) run in another process on 127
 what they receive; the server's CPU time (process_time) over the sends and the writes they cause
 is divided by the messages the clients received. ``--deflate``: permessage-deflate with
 ``server_no_context_takeover`` (the clients request it; both servers accept it), so that one
-compressed frame can serve every connection. Bounded: every step has a timeout.
+compressed frame can serve every connection. ``--batch``: messages sent back to back before the
+server's loop runs (a burst; 1 = each message written on its own, where the kernel's work per
+write is the floor). Bounded: every step has a timeout.
 """
 from __future__ import annotations
 
@@ -39,7 +41,6 @@ def _kib_text() -> str:
 
 
 MESSAGE = _kib_text()
-BATCH = 10  # messages sent back to back before the loop runs (and flushes what is buffered)
 
 
 async def server_main(args: argparse.Namespace) -> None:
@@ -91,7 +92,7 @@ async def server_main(args: argparse.Namespace) -> None:
                     await ws.send(message)
             else:
                 fan_out()
-            if i % BATCH == BATCH - 1:
+            if i % args.batch == args.batch - 1:
                 await asyncio.sleep(0.002)
         await asyncio.sleep(0.05)  # the last writes leave their buffers
         say(event="sent", cpu=time.process_time() - cpu0, connections=len(connections))
@@ -143,7 +144,8 @@ class Proc(Child):
         import subprocess
 
         cmd = [sys.executable, os.path.abspath(__file__), role, "-n", str(args.n),
-               "--messages", str(args.messages), *extra] + (["--deflate"] if args.deflate else [])
+               "--messages", str(args.messages), "--batch", str(args.batch), *extra]
+        cmd += ["--deflate"] if args.deflate else []
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(ROOT, "src"),
                                                                           os.environ.get("PYTHONPATH")])))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
@@ -187,6 +189,9 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=1000, help="connected clients (default 1,000)")
     ap.add_argument("--messages", type=int, default=100, help="broadcasts per round")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (median reported)")
+    ap.add_argument("--batch", type=int, default=10,
+                    help="messages sent back to back before the server's loop runs (default 10; "
+                         "1: every message is written on its own)")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--kind", default="wscodec")
     ap.add_argument("--deflate", action="store_true", help="permessage-deflate, server_no_context_takeover")
@@ -209,9 +214,9 @@ def main() -> int:
         print(json.dumps(summary))
         return 0
     base = summary.get("websockets", {}).get("median")
-    print("%d clients, %d B text, %s; server CPU us per delivered message (median of %d; min-max)"
+    print("%d clients, %d B text, %s, bursts of %d; server CPU us per delivered message (median of %d; min-max)"
           % (args.n, len(MESSAGE.encode()), "permessage-deflate no takeover" if args.deflate else "no compression",
-             args.rounds))
+             args.batch, args.rounds))
     for kind, s in summary.items():
         ratio = " %.2fx websockets.broadcast" % (s["median"] / base) if base else ""
         print("  %-16s %6.2f  (%.2f-%.2f)%s" % (kind, s["median"], s["min"], s["max"], ratio))

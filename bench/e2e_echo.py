@@ -36,7 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 KINDS = [
     "uvicorn-wsproto", "uvicorn-wsproto+wscodec", "uvicorn-sansio", "uvicorn-wscodec",
@@ -391,9 +391,11 @@ def collect(
     """The samples behind ``measure``: kind -> point -> [(messages/s, server CPU us/message)],
     one per round; ``script`` serves the kinds (default: this file); text is ASCII unless
     ``mixed_text`` (see ``text_payload``)."""
-    servers = {kind: start_server(kind, script=script) for kind in kinds}
+    servers: Dict[str, Tuple[Any, int]] = {}
     samples: Dict[str, Dict[Tuple[int, bool], List[Tuple[float, float]]]] = {k: {} for k in kinds}
     try:
+        for kind in kinds:  # (the finally stops those started when a later one fails to start)
+            servers[kind] = start_server(kind, script=script)
         for size, text in points:
             payload = (text_payload(size) if mixed_text else b"a" * size) if text else os.urandom(size)
             conns, window, seconds = plan(size, quick)
@@ -507,7 +509,8 @@ def main() -> None:
     ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated servers")
     ap.add_argument("--profile", metavar="KIND", help="cProfile this server at --size, print the top")
     ap.add_argument("--rounds", type=int, help="measurements per server and point (median)")
-    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--size", type=int, default=1024, help="the message size for --profile")
+    ap.add_argument("--sizes", help="comma-separated message sizes (default: %s)" % ",".join(map(str, SIZES)))
     ap.add_argument("--text", action="store_true")
     ap.add_argument("--ascii-text", action="store_true", help="text messages of plain ASCII")
     add_common_args(ap)
@@ -517,7 +520,8 @@ def main() -> None:
     pin(args.no_pin)
     if args.profile:
         return profile_server(start_server, args.profile, args.size, args.text)
-    points = [(s, False) for s in SIZES] + [(s, True) for s in SIZES]
+    sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else SIZES
+    points = [(s, False) for s in sizes] + [(s, True) for s in sizes]
     if args.quick:
         points = [(s, False) for s in SIZES] + [(1024, True)]
     load_before = os.getloadavg()

@@ -195,3 +195,33 @@ def test_broadcast_restarts_the_idle_timer(backend):
                 assert client.close_code == 1001
 
     run(main())
+
+
+def test_a_burst_is_one_write_per_connection_in_order_with_send(backend):
+    """Broadcasts queued in one loop turn leave with the connection's own sends of that turn,
+    in order, in one transport write (as a burst of ``send`` does)."""
+
+    async def main() -> None:
+        room = Room()
+        async with serve(room.handler, codec=backend, compression=None, **FAST) as server:
+            clients = [await connect(url(server), codec=backend, **FAST) for _ in range(2)]
+            members = await room.wait_for(2)
+            writes: List[bytes] = []
+            for ws in members:
+                write = ws.transport.write
+                ws.transport.write = lambda data, write=write: (writes.append(bytes(data)), write(data))[1]
+            await members[0].send("own, before")
+            for i in range(5):
+                assert broadcast(members, "news %d" % i).sent == 2
+            await members[0].send("own, after")
+            assert writes == []  # nothing is written before the loop runs
+            for number, client in enumerate(clients):
+                expected = ["news %d" % i for i in range(5)]
+                if number == 0:
+                    expected = ["own, before"] + expected + ["own, after"]
+                assert [await within(client.recv()) for _ in expected] == expected
+            assert len(writes) == 2
+            for client in clients:
+                await client.close()
+
+    run(main())

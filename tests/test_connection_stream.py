@@ -312,6 +312,26 @@ def test_message_frames_are_what_send_queues(backend, message, deflate, fragment
     assert a.next_deadline() == 7.0
 
 
+def test_queue_frames_queues_them_in_order_as_a_data_message(backend):
+    """``queue_frames`` (a broadcast's shared frames) queues them after what is queued already,
+    restarts the idle timer, and is refused where a send would be."""
+    a, b = Connection("server", codec=backend), Connection("server", codec=backend)
+    a.idle_timeout = 5.0
+    a.ping(b"p")
+    a.queue_frames(b.message_frames("shared"), now=3.0)
+    assert a.next_deadline() == 8.0
+    peer = Connection("client", codec=backend)
+    events = peer.receive_data(a.data_to_send())
+    assert [type(e) for e in events] == [Ping, Message] and events[1].data == "shared"
+    a.send_fragment(b"x", fin=False)
+    with pytest.raises(RuntimeError):
+        a.queue_frames(b.message_frames("shared"))
+    a.send_fragment(b"y", fin=True)
+    a.close(1000)
+    with pytest.raises(ConnectionClosed):
+        a.queue_frames(b.message_frames("shared"))
+
+
 def test_output_key_is_none_with_context_takeover(backend):
     server = dh.server_conn(backend)
     assert server.deflate.output_key is None  # its output depends on earlier messages

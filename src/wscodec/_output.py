@@ -13,13 +13,26 @@ from ._py._buf import byte_view
 __all__ = ["Output"]
 
 _CONT, _TEXT, _BINARY, _PING, _PONG = 0, 1, 2, 9, 10
+# An unmasked payload of bytes from this size is queued apart from its frame header instead of
+# being copied into a frame: see buffers_to_send (a copy of 64 KiB costs about what a write does).
+LARGE_PAYLOAD = 64 * 1024
+
+
+def _header(op: int, length: int, fin: bool, rsv1: bool) -> bytes:
+    """An unmasked frame's header (RFC 6455 5.2)."""
+    b0 = op | (0x80 if fin else 0) | (0x40 if rsv1 else 0)
+    if length < 126:
+        return bytes((b0, length))
+    if length < 65536:
+        return bytes((b0, 126)) + length.to_bytes(2, "big")
+    return bytes((b0, 127)) + length.to_bytes(8, "big")
 
 
 class Output:
     """Connection's base class: the output state (its slots) and the methods that queue frames."""
 
     __slots__ = ("_now", "_out", "_pong_at", "_mask", "_stream_op", "_stream_sent", "_last_activity",
-                 "_pings", "_ping_count", "coalesce_pongs")
+                 "_pings", "_ping_count", "coalesce_pongs", "_split")
 
     _build_frame: Callable[..., bytes]
     _encode_text: Callable[[str], bytes]
@@ -29,6 +42,7 @@ class Output:
         self._now = now
         self._out: List[bytes] = []
         self._pong_at = -1  # index in _out of the latest automatic pong not yet taken, -1 if none
+        self._split = False  # _out holds a large payload apart from its header
         # Set by an I/O layer while its writes are paused (see Connection's docstring).
         self.coalesce_pongs = False
         # Client masks: build_frame(mask=True) draws them from the backend's fork-safe source.
@@ -81,7 +95,13 @@ class Output:
             data = self._encode_text(data)
         payload, rsv1 = self.deflate.encode(data) if self.deflate is not None else (data, False)
         if fragment_size is None or len(payload) <= fragment_size:
-            out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask))
+            if type(payload) is bytes and len(payload) >= LARGE_PAYLOAD and not self._mask:
+                # immutable and not masked: the frame is its header and these very bytes
+                out.append(_header(op, len(payload), True, rsv1))
+                out.append(payload)
+                self._split = True
+            else:
+                out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask))
         else:  # RFC 7692 6.1: RSV1 on the first frame only
             view, size, build = memoryview(payload), len(payload), self._build_frame
             for start in range(0, size, fragment_size):
@@ -91,13 +111,28 @@ class Output:
 
     def message_frames(self, data: Union[str, bytes], fragment_size: Optional[int] = None) -> bytes:
         """The frames ``send(data, fragment_size=...)`` would queue, returned instead of queued,
-        for an I/O layer that writes them itself (``broadcast``): it must write them before any
-        later output of this connection and then call ``message_written``. With
-        permessage-deflate and context takeover the compressor moves on, as for a send."""
+        for an I/O layer that shares them between connections (``broadcast``): it queues them with
+        ``queue_frames``, or writes them itself before any later output of this connection and
+        then calls ``message_written``. With permessage-deflate and context takeover the
+        compressor moves on, as for a send."""
         self._check_open()
         out: List[bytes] = []
+        split = self._split
         self._frames(_TEXT if isinstance(data, str) else _BINARY, data, fragment_size, out)
+        self._split = split  # (out is not _out)
         return out[0] if len(out) == 1 else b"".join(out)
+
+    def queue_frames(self, frames: bytes, now: Optional[float] = None) -> None:
+        """Queue frames from ``message_frames`` (this connection's, or another connection's with
+        the same framing: a server's frames are not masked) as the next data message, to leave
+        with ``data_to_send()`` like a ``send``'s. The idle timer restarts."""
+        if now is not None:
+            self._now = now
+        self._check_open()
+        if self._stream_op:
+            raise RuntimeError("a message streamed with send_fragment() is unfinished")
+        self._out.append(frames)
+        self._last_activity = self._now
 
     def message_written(self, now: Optional[float] = None) -> None:
         """A data message built elsewhere (``message_frames``, or shared with other connections)
@@ -199,7 +234,35 @@ class Output:
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
         self._pong_at = -1
+        self._split = False
         return data
+
+    def buffers_to_send(self) -> List[bytes]:
+        """Everything queued for the peer, in order, as buffers to write one after the other
+        (``[]`` when nothing is): what ``data_to_send()`` would join, with large unmasked
+        payloads left apart so that they are never copied (for ``transport.writelines`` or
+        ``socket.sendmsg``); the small frames between them are joined."""
+        out = self._out
+        if not out:
+            return []
+        self._pong_at = -1
+        if not self._split:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            return [data]
+        self._split = False
+        self._out = []
+        buffers: List[bytes] = []
+        start = 0
+        for i, item in enumerate(out):
+            if len(item) >= LARGE_PAYLOAD:
+                if start < i:
+                    buffers.append(out[start] if i - start == 1 else b"".join(out[start:i]))
+                buffers.append(item)
+                start = i + 1
+        if start < len(out):
+            buffers.append(out[start] if len(out) - start == 1 else b"".join(out[start:]))
+        return buffers
 
     @property
     def output_pending(self) -> bool:

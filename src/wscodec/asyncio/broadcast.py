@@ -18,7 +18,7 @@ import enum
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 from ..connection import State
-from .protocol import WebSocket
+from .protocol import FLUSH_SIZE, WebSocket
 
 __all__ = ["broadcast", "BroadcastResult", "Skipped", "SkipReason"]
 
@@ -50,20 +50,10 @@ class BroadcastResult(NamedTuple):
     skipped: List[Skipped]
 
 
-def _shared_key(ws: WebSocket, conn: Any) -> Optional[Tuple[Any, ...]]:
-    """Connections with equal keys get the same frame bytes; None: build the frame for this
-    connection alone."""
-    if conn.is_client:
-        return None  # masked
-    fragment_size = ws.options.fragment_size
-    deflate = conn.deflate
-    if deflate is None:
-        # (the key of the fast path in broadcast() when fragment_size is None)
-        return conn.codec.build_frame if fragment_size is None else (conn.codec.build_frame, fragment_size)
-    key = deflate.output_key
-    if key is None:
-        return None  # context takeover: the compressor's state is this connection's
-    return (conn.codec.build_frame, fragment_size, type(deflate)) + key
+# Connections with equal keys get the same frame bytes (both backends build the same frames):
+# uncompressed, or deflate's output_key (None with context takeover), and the fragment size.
+# None: the frame is built for the connection alone (its compressor's state, or a client's mask).
+_PLAIN = "plain"
 
 
 # A frame's header is at most 14 bytes; deflate adds at most ~5 bytes per 16 KiB stored block
@@ -88,7 +78,9 @@ def broadcast(
     broadcasts never grow a slow reader's buffer past the limit (a frame larger than
     ``write_limit`` goes only to connections whose buffer is empty). Connections that are not
     open or that are streaming a message are skipped too. ``on_skip(connection, reason)`` is
-    called for each skipped connection, in order.
+    called for each skipped connection, in order. As with ``send``, the frames leave when the
+    loop next runs (at once past 64 KiB queued): a burst of broadcasts is one write per
+    connection.
     """
     if isinstance(message, str):
         op = _TEXT
@@ -107,6 +99,7 @@ def broadcast(
     OPEN, NOT_OPEN = State.OPEN, SkipReason.NOT_OPEN
     now = None
     sent = 0
+    to_flush: List[WebSocket] = []
     for ws in connections:
         conn = ws.conn  # set once the handshake is done, after the transport
         if conn is None or conn.state is not OPEN or ws._transport_closing:
@@ -118,28 +111,45 @@ def broadcast(
         else:
             if now is None:
                 now = ws.loop.time()
-            options = ws.options
             transport = ws.transport
-            buffered = transport.get_write_buffer_size()  # type: ignore[union-attr]
-            frame: Union[bytes, SkipReason, None] = None
-            if conn.deflate is None and not conn.is_client and options.fragment_size is None:
-                frame = frames.get(conn.codec.build_frame)  # the common case, kept short
-                if frame is not None and buffered and buffered + len(frame) > options.write_limit:
-                    frame = SkipReason.SLOW
+            # what the transport holds, and what this loop turn queued for it (see WebSocket._write_soon)
+            buffered = transport.get_write_buffer_size() + ws._unflushed  # type: ignore[union-attr]
+            deflate = conn.deflate
+            key = None if conn.is_client else _PLAIN if deflate is None else deflate.output_key
+            fragment_size = ws.options.fragment_size
+            if fragment_size is not None and key is not None:
+                key = (key, fragment_size)
+            frame = None if key is None else frames.get(key)
             if frame is None:
-                frame = fanout.frame_for(ws, conn, buffered)
+                frame = fanout.frame_for(ws, conn, key, buffered)
+            elif buffered and buffered + len(frame) > ws.options.write_limit:
+                frame = SkipReason.SLOW
+            elif frame[0] & 0x40:  # RSV1: compressed, counted on every connection it serves
+                deflate.sent_compressed += 1
             if type(frame) is bytes:
-                if conn.output_pending or conn.pong_pending:  # what it queued before goes first
+                # After what it queued before; written with whatever else this loop turn
+                # queues for it, as send() does (a burst of broadcasts is one write each).
+                conn.queue_frames(frame, now)
+                ws._unflushed += len(frame)
+                if ws._unflushed >= FLUSH_SIZE:
                     ws._flush()
-                transport.write(frame)  # type: ignore[union-attr]
-                conn.message_written(now)  # a data message: the idle timer restarts
+                elif not ws._flush_soon:  # one callback for them all, not one each
+                    ws._flush_soon = True
+                    to_flush.append(ws)
                 sent += 1
                 continue
             reason = frame  # type: ignore[assignment]
         skipped.append(Skipped(ws, reason))
         if on_skip is not None:
             on_skip(ws, reason)
+    if to_flush:
+        to_flush[0].loop.call_soon(_flush_all, to_flush)
     return BroadcastResult(sent, fanout.individually, skipped)
+
+
+def _flush_all(connections: List[WebSocket]) -> None:
+    for ws in connections:
+        ws._flush_queued()
 
 
 class _Fanout:
@@ -161,25 +171,23 @@ class _Fanout:
             self.raw = conn.codec.encode_text(self.message)
         return len(self.raw)  # type: ignore[arg-type]
 
-    def frame_for(self, ws: WebSocket, conn: Any, buffered: int) -> Union[bytes, SkipReason]:
-        """The frame for one open connection that is neither streaming nor paused, or SLOW."""
+    def frame_for(self, ws: WebSocket, conn: Any, key: Any, buffered: int) -> Union[bytes, SkipReason]:
+        """The frame for one open connection that is neither streaming nor paused (the first
+        of its ``key``, or its own when the key is None), or SLOW."""
         limit = ws.options.write_limit
-        key = _shared_key(ws, conn)
         if key is None:
             # Its compressor (or mask) moves on with each frame: check the size before building.
             if buffered and buffered + _frame_bound(self._size(conn)) > limit:
                 return SkipReason.SLOW
             self.individually += 1
             return conn.message_frames(self.message, ws.options.fragment_size)
-        frame = self.frames.get(key)
-        if frame is None:
-            deflate = conn.deflate
-            count = 0 if deflate is None else deflate.sent_compressed
-            frame = self.frames[key] = conn.message_frames(self.message, ws.options.fragment_size)
-            if deflate is not None:
-                deflate.sent_compressed = count  # counted below, once per connection
+        deflate = conn.deflate
+        count = 0 if deflate is None else deflate.sent_compressed
+        frame = self.frames[key] = conn.message_frames(self.message, ws.options.fragment_size)
+        if deflate is not None:
+            deflate.sent_compressed = count  # counted by the caller, once per connection served
         if buffered and buffered + len(frame) > limit:
             return SkipReason.SLOW
-        if frame[0] & 0x40:  # RSV1: compressed
-            conn.deflate.sent_compressed += 1
+        if frame[0] & 0x40:
+            deflate.sent_compressed += 1
         return frame

@@ -30,6 +30,7 @@ from ..connection import Closed, Connection, Message, Pong, State, default_codec
 from ..events import Fragment
 from ..deflate import PerMessageDeflate
 from ..errors import ConnectionClosed
+from .._writes import write_buffers
 from .options import Options
 from .queue import NO_PARTS, NO_QUEUE, Data, ReceiveQueue, _Pieces
 from .streaming import Piece, send_pieces
@@ -263,9 +264,10 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         self._unflushed = 0
         # While the peer does not read, a lone automatic pong waits (and is replaced by the
         # next ping's) until resume_writing: a ping flood cannot grow the write buffer.
-        data = conn.data_to_send() if conn.output_pending or not self._write_paused else b""
-        if data and not self._transport_closing:
-            transport.write(data)
+        if conn.output_pending or not self._write_paused:
+            buffers = conn.buffers_to_send()
+            if not self._transport_closing:
+                write_buffers(transport, buffers)
         if self._reading_paused and conn.close_sent is not None:
             # Data frames are discarded from now on: read on, for the peer's close.
             self._resume_reading()
@@ -363,16 +365,8 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
             await asyncio.shield(self._sending)
         if isinstance(message, (str, bytes, bytearray, memoryview)):
             conn.send(message, self.loop.time(), fragment_size=self.options.fragment_size)
-            # Small messages sent in one go (an echo of everything one read brought, a burst)
-            # leave in one write, once the sender yields to the loop; past FLUSH_SIZE, at once.
-            self._unflushed += len(message)
-            if self._unflushed >= FLUSH_SIZE or self._write_paused:
-                self._flush()
-                if self._write_paused:
-                    await self._drain()
-            elif not self._flush_soon:
-                self._flush_soon = True
-                self.loop.call_soon(self._flush_queued)
+            if self._write_soon(len(message)):
+                await self._drain()
             return
         if isinstance(message, abc.Mapping) or not isinstance(message, (abc.Iterable, abc.AsyncIterable)):
             raise TypeError("send() takes str, a bytes-like object, or an iterable or async iterable "
@@ -383,6 +377,20 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
         finally:
             done, self._sending = self._sending, None
             done.set_result(None)
+
+    def _write_soon(self, size: int) -> bool:
+        """A message of about ``size`` bytes was queued on the Connection; True: writes are
+        paused, the sender should drain. Small messages queued in one go (an echo of everything
+        one read brought, a burst, broadcasts) leave in one write once the sender yields to the
+        loop; past FLUSH_SIZE, at once."""
+        self._unflushed += size
+        if self._unflushed >= FLUSH_SIZE or self._write_paused:
+            self._flush()
+            return self._write_paused
+        if not self._flush_soon:
+            self._flush_soon = True
+            self.loop.call_soon(self._flush_queued)
+        return False
 
     def _flush_queued(self) -> None:
         self._flush_soon = False

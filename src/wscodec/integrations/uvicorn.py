@@ -45,6 +45,7 @@ from uvicorn.protocols.utils import (
 from uvicorn.server import ServerState
 
 from ..connection import Connection
+from .._writes import write_buffers
 from ..errors import InvalidRequest
 from ..events import CloseReceived, Message, Pong
 from ..http import (
@@ -500,7 +501,7 @@ class WebSocketProtocol(asyncio.Protocol):
                     raise ClientDisconnected()
                 conn.send(data)
                 if not self.transport.is_closing():
-                    self.transport.write(conn.data_to_send())
+                    write_buffers(self.transport, conn.buffers_to_send())  # large payloads uncopied
             elif kind == "websocket.close":
                 code = message.get("code", 1000)
                 reason = message.get("reason", "") or ""

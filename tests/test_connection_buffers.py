@@ -1,0 +1,99 @@
+"""``Connection.buffers_to_send()``: large unmasked payloads of bytes are written as they are,
+apart from their frame header (no copy), and everything else as ``data_to_send()`` joins it.
+Every test runs once per backend."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, List
+
+import pytest
+
+from wscodec._output import LARGE_PAYLOAD
+from wscodec._writes import write_buffers
+from wscodec.connection import Connection
+from wscodec.deflate import DeflateOptions
+from wscodec.events import Message
+
+from . import deflate_helpers as dh
+
+SIZES = [LARGE_PAYLOAD - 1, LARGE_PAYLOAD, 65535, 65536, 3 * LARGE_PAYLOAD + 7]
+
+
+def queue(conn: Connection, payload: Any) -> None:
+    """A ping, the message, a pong and a small message: frames around the large one."""
+    conn.ping(b"before")
+    conn.send(payload)
+    conn.pong(b"after")
+    conn.send("small")
+
+
+def messages(conn: Connection, data: bytes) -> List[Any]:
+    return [e.data for e in conn.receive_data(data) if isinstance(e, Message)]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("role", ["server", "client"])
+def test_buffers_join_to_what_data_to_send_gives(backend, role, size):
+    payload = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    split, whole = Connection(role, codec=backend), Connection(role, codec=backend)
+    queue(split, payload)
+    queue(whole, payload)
+    buffers = split.buffers_to_send()
+    if role == "server":  # (a client's frames have random masks)
+        assert b"".join(buffers) == whole.data_to_send()
+    assert split.buffers_to_send() == [] and split.data_to_send() == b""
+    apart = role == "server" and size >= LARGE_PAYLOAD
+    assert any(b is payload for b in buffers) is apart
+    assert len(buffers) == (3 if apart else 1)  # the small frames on either side are joined
+    peer = Connection("client" if role == "server" else "server", codec=backend, max_message_size=None)
+    assert messages(peer, b"".join(buffers)) == [payload, "small"]
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_a_mutable_payload_is_copied_at_send(backend, kind):
+    data = bytearray(b"a" * (LARGE_PAYLOAD + 10))
+    conn = Connection("server", codec=backend)
+    conn.send(kind(data))
+    data[:4] = b"XXXX"  # the caller's buffer changes after send returned
+    (frame,) = conn.buffers_to_send()
+    assert frame.endswith(b"a" * (LARGE_PAYLOAD + 10))
+
+
+def test_compressed_payloads_and_data_to_send_after_a_split(backend):
+    client, server = dh.conns(backend, server=DeflateOptions(server_no_context_takeover=True))
+    message = bytes(range(256)) * (2 * LARGE_PAYLOAD // 256)  # compresses to a few KiB
+    noise = os.urandom(LARGE_PAYLOAD + 1)  # would not shrink: sent as it is, apart
+    server.send(message)
+    server.send(noise)
+    assert server.deflate.sent_compressed == 1
+    data = server.data_to_send()  # joins a payload kept apart, too
+    assert messages(client, data) == [message, noise]
+    assert server.buffers_to_send() == []
+    server.send(noise)
+    assert server.buffers_to_send()[1] is noise
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: List[Any] = []
+
+    def write(self, data: bytes) -> None:
+        self.calls.append(("write", data))
+
+    def writelines(self, data: List[bytes]) -> None:
+        self.calls.append(("writelines", data))
+
+
+def test_write_buffers_copies_only_where_writelines_would(backend):
+    payload = b"p" * LARGE_PAYLOAD
+    conn = Connection("server", codec=backend)
+    conn.send(payload)
+    buffers = conn.buffers_to_send()
+    transport = Recorder()
+    write_buffers(transport, buffers)
+    if sys.version_info >= (3, 12):  # selector transports send the list with sendmsg()
+        assert transport.calls == [("writelines", buffers)] and buffers[1] is payload
+    else:  # writelines() would join them anyway; one write beats one per buffer
+        assert transport.calls == [("write", b"".join(buffers))]
