@@ -530,12 +530,23 @@ def main() -> None:
                   mixed_text=not args.ascii_text)
     report(res, points)
     text_ratios(res, points)
-    print("\nload average before %s, after %s; %d CPUs%s; %.0f s" % (
+    print(run_footer(load_before, t0))
+    return None
+
+
+def points_of(sizes: str, types: str) -> List[Tuple[int, bool]]:
+    """--sizes "16,1024" and --types "bin,txt" -> [(size, text)], binary first."""
+    wanted = [t.strip() for t in types.split(",")]
+    return [(int(s), t == "txt") for t in ("bin", "txt") if t in wanted for s in sizes.split(",")]
+
+
+def run_footer(load_before: Tuple[float, float, float], t0: float) -> str:
+    """The last line of a run: the load before and after, the CPUs and how they were used, the time."""
+    return "\nload average before %s, after %s; %d CPUs%s; %.0f s" % (
         "/".join("%.1f" % x for x in load_before), "/".join("%.1f" % x for x in os.getloadavg()),
         os.cpu_count() or 0,
         " (client on CPU %s, servers on %s)" % (sorted(PIN[0]), sorted(PIN[1])) if PIN else "",
-        time.monotonic() - t0))
-    return None
+        time.monotonic() - t0)
 
 
 if __name__ == "__main__":

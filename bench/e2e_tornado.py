@@ -165,25 +165,12 @@ def main() -> None:
     e2e_echo.pin(args.no_pin)
     if args.profile:
         return e2e_echo.profile_server(start_server, args.profile, args.size, args.text)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    types = [t.strip() for t in args.types.split(",")]
-    points = [(s, t == "txt") for t in ("bin", "txt") if t in types for s in sizes]
+    points = e2e_echo.points_of(args.sizes, args.types)
     load_before = os.getloadavg()
     t0 = time.monotonic()
     res = measure(points, args.quick, args.rounds or (2 if args.quick else 3), not args.ascii_text)
     report(res)
-    print(
-        "\nload average before %s, after %s; %d CPUs%s; %.0f s"
-        % (
-            "/".join("%.1f" % x for x in load_before),
-            "/".join("%.1f" % x for x in os.getloadavg()),
-            os.cpu_count() or 0,
-            " (client on CPU %s, servers on %s)" % (sorted(e2e_echo.PIN[0]), sorted(e2e_echo.PIN[1]))
-            if e2e_echo.PIN
-            else "",
-            time.monotonic() - t0,
-        )
-    )
+    print(e2e_echo.run_footer(load_before, t0))
     return None
 
 
