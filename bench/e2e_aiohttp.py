@@ -91,17 +91,7 @@ def serve(kind: str, port: int, profile: Optional[str]) -> None:
 
 
 def start_server(kind: str, profile: Optional[str] = None) -> Tuple[subprocess.Popen, int]:
-    port = e2e_echo.free_port()
-    cmd = [sys.executable, os.path.abspath(sys.argv[0]), "--serve", kind, "--port", str(port)]
-    if profile:
-        cmd += ["--profile-out", profile]
-    env = dict(os.environ)
-    env.pop("WSCODEC_AUTO_INSTALL", None)  # the server kind decides
-    proc = subprocess.Popen(cmd, env=env)
-    if e2e_echo.PIN:
-        os.sched_setaffinity(proc.pid, e2e_echo.PIN[1])
-    e2e_echo.wait_listening(proc, port, kind)
-    return proc, port
+    return e2e_echo.start_server(kind, profile, script=__file__)
 
 
 def measure(
