@@ -76,8 +76,11 @@ def test_compressed_payloads_and_data_to_send_after_a_split(backend):
 
 
 class Recorder:
-    def __init__(self) -> None:
+    """A transport that records what it is asked, holding ``buffered`` bytes afterwards."""
+
+    def __init__(self, buffered: int) -> None:
         self.calls: List[Any] = []
+        self.buffered = buffered
 
     def write(self, data: bytes) -> None:
         self.calls.append(("write", data))
@@ -85,15 +88,29 @@ class Recorder:
     def writelines(self, data: List[bytes]) -> None:
         self.calls.append(("writelines", data))
 
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
 
-def test_write_buffers_copies_only_where_writelines_would(backend):
+    def get_write_buffer_limits(self) -> Any:
+        return (16384, 65536)
+
+    def set_write_buffer_limits(self, high: int, low: int) -> None:
+        self.calls.append(("limits", high, low))
+
+
+@pytest.mark.parametrize("buffered", [0, 65536, 65537])
+def test_write_buffers_copies_only_where_writelines_would(backend, buffered):
     payload = b"p" * LARGE_PAYLOAD
     conn = Connection("server", codec=backend)
     conn.send(payload)
     buffers = conn.buffers_to_send()
-    transport = Recorder()
+    transport = Recorder(buffered)
     write_buffers(transport, buffers)
     if sys.version_info >= (3, 12):  # selector transports send the list with sendmsg()
-        assert transport.calls == [("writelines", buffers)] and buffers[1] is payload
+        assert buffers[1] is payload
+        # over the high-water mark, the limits are set again: that pauses the protocol where
+        # writelines() does not (CPython before 3.12.9 / 3.13.2)
+        again = [("limits", 65536, 16384)] if buffered > 65536 else []
+        assert transport.calls == [("writelines", buffers)] + again
     else:  # writelines() would join them anyway; one write beats one per buffer
         assert transport.calls == [("write", b"".join(buffers))]

@@ -19,5 +19,12 @@ def write_buffers(transport: Any, buffers: List[bytes]) -> None:
         transport.write(buffers[0])
     elif _WRITELINES_KEEPS_BUFFERS:
         transport.writelines(buffers)
+        # Before 3.12.9 and 3.13.2 (CPython gh-127655) writelines() never paused the protocol
+        # at the high-water mark: setting the limits again checks the mark (and pauses once).
+        size = transport.get_write_buffer_size()
+        if size:
+            low, high = transport.get_write_buffer_limits()
+            if size > high:
+                transport.set_write_buffer_limits(high, low)
     elif buffers:
         transport.write(b"".join(buffers))
