@@ -323,6 +323,10 @@ def test_queue_frames_queues_them_in_order_as_a_data_message(backend):
     peer = Connection("client", codec=backend)
     events = peer.receive_data(a.data_to_send())
     assert [type(e) for e in events] == [Ping, Message] and events[1].data == "shared"
+    large = b.message_frames(b"L" * 70000)
+    a.ping(b"q")
+    a.queue_frames(large)
+    assert a.buffers_to_send()[1] is large  # a large shared frame is never copied per connection
     a.send_fragment(b"x", fin=False)
     with pytest.raises(RuntimeError):
         a.queue_frames(b.message_frames("shared"))

@@ -132,6 +132,8 @@ class Output:
         if self._stream_op:
             raise RuntimeError("a message streamed with send_fragment() is unfinished")
         self._out.append(frames)
+        if len(frames) >= LARGE_PAYLOAD:
+            self._split = True  # written as it is (shared by the connections of a broadcast)
         self._last_activity = self._now
 
     def message_written(self, now: Optional[float] = None) -> None:

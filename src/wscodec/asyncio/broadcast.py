@@ -15,7 +15,7 @@ result with the reason, and passed to ``on_skip`` if given.
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Union
 
 from ..connection import State
 from .protocol import FLUSH_SIZE, WebSocket
