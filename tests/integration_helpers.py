@@ -31,6 +31,21 @@ def require_library(module: str, distribution: str) -> types.ModuleType:
         skip_or_fail(REQUIRE_PEERS, "%s is not installed (%s)" % (distribution, exc))
         raise  # not reached: skip_or_fail raises
 
+def assert_version_gate(
+    integration: types.ModuleType, backend: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch,
+    library: types.ModuleType, version: str, *, attribute: str = "__version__", match: Optional[str] = None,
+) -> None:
+    """With ``library`` claiming an unsupported ``version``, installing is refused (nothing is
+    installed) unless forced."""
+    from wscodec import integrations
+
+    monkeypatch.setattr(library, attribute, version)
+    with pytest.raises(integrations.UnsupportedVersion, match=match):
+        integration.install(codec=backend)
+    assert integration.installed() is None
+    assert integration.install(codec=backend, force=True)
+
+
 CONTROL = (0x8, 0x9, 0xA)
 RESERVED = (0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF)
 

@@ -4,7 +4,6 @@ messages, close codes and errors (oversized, invalid UTF-8, compressed, fragment
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import subprocess
@@ -18,7 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from .connection_helpers import run
-from .integration_helpers import big_bytes, describe, differential, require_library, toggle_during
+from .integration_helpers import (
+    assert_version_gate,
+    big_bytes,
+    describe,
+    differential,
+    require_library,
+    toggle_during,
+)
 
 require_library("aiohttp", "aiohttp")
 
@@ -254,11 +260,7 @@ def test_install_uninstall_restores_the_same_object(backend: types.SimpleNamespa
 def test_unsupported_version_refused_unless_forced(
     backend: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(aiohttp, "__version__", "3.13.2")
-    with pytest.raises(integrations.UnsupportedVersion):
-        integration.install(codec=backend)
-    assert integration.installed() is None
-    assert integration.install(codec=backend, force=True)
+    assert_version_gate(integration, backend, monkeypatch, aiohttp, "3.13.2")
 
 
 def test_changed_internals_are_refused(

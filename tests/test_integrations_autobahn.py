@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .integration_helpers import chunked, conversation, differential, encode, require_library
+from .integration_helpers import assert_version_gate, chunked, conversation, differential, encode, require_library
 
 require_library("autobahn.websocket.protocol", "autobahn")
 
@@ -400,11 +400,7 @@ def test_unsupported_version_refused_unless_forced(
 ) -> None:
     import autobahn
 
-    monkeypatch.setattr(autobahn, "__version__", "25.12.2")
-    with pytest.raises(integrations.UnsupportedVersion):
-        integration.install(codec=backend)
-    assert integration.installed() is None
-    assert integration.install(codec=backend, force=True)
+    assert_version_gate(integration, backend, monkeypatch, autobahn, "25.12.2")
 
 
 def test_changed_internals_are_refused(backend: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:

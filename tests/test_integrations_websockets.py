@@ -24,6 +24,7 @@ import wscodec.integrations as integrations  # noqa: E402
 from wscodec.integrations import websockets as integration  # noqa: E402
 
 from .integration_helpers import (
+    assert_version_gate,
     big_bytes,
     chunked,
     close_payloads,
@@ -302,11 +303,7 @@ def test_unsupported_version_refused_unless_forced(
 ) -> None:
     import websockets
 
-    monkeypatch.setattr(websockets, "__version__", "12.0")
-    with pytest.raises(integrations.UnsupportedVersion):
-        integration.install(codec=backend)
-    assert integration.installed() is None
-    assert integration.install(codec=backend, force=True)
+    assert_version_gate(integration, backend, monkeypatch, websockets, "12.0")
 
 
 def test_internal_error_in_the_fast_path_maps_to_1011(backend: types.SimpleNamespace) -> None:

@@ -24,6 +24,7 @@ import wscodec.integrations as integrations  # noqa: E402
 from wscodec.integrations import wsproto as integration  # noqa: E402
 
 from .integration_helpers import (  # noqa: E402
+    assert_version_gate,
     big_bytes,
     chunked,
     conversation,
@@ -387,11 +388,7 @@ def test_unsupported_version_refused_unless_forced(
 ) -> None:
     import wsproto
 
-    monkeypatch.setattr(wsproto, "__version__", "1.2.0")
-    with pytest.raises(integrations.UnsupportedVersion, match="1.2.0"):
-        integration.install(codec=backend)
-    assert integration.installed() is None
-    assert integration.install(codec=backend, force=True)
+    assert_version_gate(integration, backend, monkeypatch, wsproto, "1.2.0", match="1.2.0")
 
 
 def test_changed_internals_are_refused(
