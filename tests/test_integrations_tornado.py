@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import sys
 import types
 import zlib
 from typing import Any, Iterator, List, Optional, Tuple
@@ -19,11 +18,6 @@ from hypothesis import strategies as st
 
 from .integration_helpers import require_library
 
-if sys.implementation.name == "pypy":
-    # Known open difference: on PyPy, random conversations with invalid UTF-8 end differently
-    # with the integration (pure-Python codec) than with tornado alone. auto() never installs
-    # it there (no compiled codec); until it is understood these tests run on CPython only.
-    pytest.skip("tornado integration differential tests: CPython only for now", allow_module_level=True)
 ws = require_library("tornado.websocket", "tornado")
 
 import tornado  # noqa: E402
@@ -311,6 +305,7 @@ def test_large_and_boundary_messages_in_pieces(
         (encode(0x9, b"", fin=False, key=b"abcd"), ("closed", None, None)),
         (encode(0x0, b"x", key=b"abcd"), ("closed", None, None)),  # nothing to continue
         (encode(0x1, b"\xff", key=b"abcd"), ("closed", None, None)),  # invalid UTF-8: abort
+        (encode(0x1, b"\xed\xa0\x80", key=b"abcd"), ("closed", None, None)),  # a surrogate too
         (encode(0x2, b"x" * 200, key=b"abcd"), ("closed", None, None)),  # over size: 1009 sent
         (encode(0x8, b"\x0f\xa0bye", key=b"abcd"), ("closed", 4000, "bye")),
     ],
@@ -631,6 +626,19 @@ def test_text_steps_are_one_place(backend: types.SimpleNamespace) -> None:
     result = converse([encode(1, "héllo".encode(), key=b"abcd")], client=False)
     assert result[0][0] == ("message", "str", "héllo")
     assert calls == ["decode", "encode"]
+
+
+@pytest.mark.parametrize("data", [b"\xed\xa0\x80", b"a\xed\xbf\xbfb", b"\xff", b"\xc0\x80", b"\xe2\x82"])
+def test_text_steps_decode_raises_what_tornado_does(backend: types.SimpleNamespace, data: bytes) -> None:
+    """Invalid UTF-8 (encoded surrogates included) raises the UnicodeDecodeError of tornado's
+    ``data.decode("utf-8")``, on every interpreter."""
+    decode = integration.text_steps(backend)[0]
+    with pytest.raises(UnicodeDecodeError) as expected:
+        data.decode("utf-8")
+    for arg in (data, bytearray(data)):
+        with pytest.raises(UnicodeDecodeError) as got:
+            decode(arg)
+        assert got.value.args == expected.value.args
 
 
 def test_switch_installs_at_the_first_import_of_tornado_websocket(

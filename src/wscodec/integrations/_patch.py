@@ -213,14 +213,15 @@ def copy_out(buf: bytearray, start: int, end: int) -> bytes:
 def codec_text(codec: types.SimpleNamespace) -> Tuple[Callable[[Any], str], Callable[[str], bytes]]:
     """(decode, encode) for a library that converts text with CPython's codec: the codec's
     one-pass ``decode_text``/``encode_text``, with the library's errors unchanged. ``decode``
-    raises exactly the UnicodeDecodeError of ``str(data, "utf-8")`` (the same arguments, so the
-    same message), ``encode`` that of ``str.encode("utf-8")`` (lone surrogates)."""
+    raises exactly the UnicodeDecodeError of ``bytes(data).decode("utf-8")`` (the same arguments,
+    so the same message), ``encode`` that of ``str.encode("utf-8")`` (lone surrogates)."""
     decode_text = codec.decode_text
 
     def decode(data: Any) -> str:
         try:
             return decode_text(data)
-        except InvalidUTF8:  # rare: CPython's codec raises the error the library has always seen
-            return str(data, "utf-8")
+        except InvalidUTF8:  # rare: the library's own call raises the error it has always seen
+            # (not str(data, "utf-8"): PyPy 7.3's shortcut for it accepts encoded surrogates)
+            return bytes(data).decode("utf-8")
 
     return decode, codec.encode_text
