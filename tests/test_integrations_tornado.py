@@ -30,6 +30,7 @@ from wscodec.integrations import tornado as integration  # noqa: E402
 
 from .connection_helpers import run, within  # noqa: E402
 from .integration_helpers import (  # noqa: E402
+    assert_version_gate,
     chunked,
     conversation,
     counter_bytes,
@@ -591,11 +592,7 @@ def test_install_uninstall_restores_the_same_objects(backend: types.SimpleNamesp
 def test_unsupported_version_refused_unless_forced(
     backend: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tornado, "version", "6.4.2")
-    with pytest.raises(integrations.UnsupportedVersion):
-        integration.install(codec=backend)
-    assert integration.installed() is None
-    assert integration.install(codec=backend, force=True)
+    assert_version_gate(integration, backend, monkeypatch, tornado, "6.4.2", attribute="version")
 
 
 def test_changed_internals_refused_and_nothing_patched(
