@@ -99,7 +99,8 @@ class Output:
                 # immutable and not masked: the frame is its header and these very bytes
                 out.append(_header(op, len(payload), True, rsv1))
                 out.append(payload)
-                self._split = True
+                if out is self._out:
+                    self._split = True
             else:
                 out.append(self._build_frame(op, payload, rsv1=rsv1, mask=self._mask))
         else:  # RFC 7692 6.1: RSV1 on the first frame only
@@ -117,9 +118,7 @@ class Output:
         compressor moves on, as for a send."""
         self._check_open()
         out: List[bytes] = []
-        split = self._split
         self._frames(_TEXT if isinstance(data, str) else _BINARY, data, fragment_size, out)
-        self._split = split  # (out is not _out)
         return out[0] if len(out) == 1 else b"".join(out)
 
     def queue_frames(self, frames: bytes, now: Optional[float] = None) -> None:
