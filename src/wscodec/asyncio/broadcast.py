@@ -18,7 +18,7 @@ import enum
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Union
 
 from ..connection import State
-from .protocol import FLUSH_SIZE, WebSocket
+from .protocol import WebSocket
 
 __all__ = ["broadcast", "BroadcastResult", "Skipped", "SkipReason"]
 
@@ -130,12 +130,7 @@ def broadcast(
                 # After what it queued before; written with whatever else this loop turn
                 # queues for it, as send() does (a burst of broadcasts is one write each).
                 conn.queue_frames(frame, now)
-                ws._unflushed += len(frame)
-                if ws._unflushed >= FLUSH_SIZE:
-                    ws._flush()
-                elif not ws._flush_soon:  # one callback for them all, not one each
-                    ws._flush_soon = True
-                    to_flush.append(ws)
+                ws._write_soon(len(frame), to_flush)  # one callback for them all, not one each
                 sent += 1
                 continue
             reason = frame  # type: ignore[assignment]

@@ -378,18 +378,22 @@ class WebSocket(ReceiveQueue, asyncio.Protocol):
             done, self._sending = self._sending, None
             done.set_result(None)
 
-    def _write_soon(self, size: int) -> bool:
+    def _write_soon(self, size: int, later: Optional[List["WebSocket"]] = None) -> bool:
         """A message of about ``size`` bytes was queued on the Connection; True: writes are
         paused, the sender should drain. Small messages queued in one go (an echo of everything
         one read brought, a burst, broadcasts) leave in one write once the sender yields to the
-        loop; past FLUSH_SIZE, at once."""
+        loop; past FLUSH_SIZE, at once. ``later``: where to add this connection when its write
+        is to be scheduled, for a caller that schedules many at once (see broadcast)."""
         self._unflushed += size
         if self._unflushed >= FLUSH_SIZE or self._write_paused:
             self._flush()
             return self._write_paused
         if not self._flush_soon:
             self._flush_soon = True
-            self.loop.call_soon(self._flush_queued)
+            if later is None:
+                self.loop.call_soon(self._flush_queued)
+            else:
+                later.append(self)
         return False
 
     def _flush_queued(self) -> None:
