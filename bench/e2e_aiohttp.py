@@ -76,18 +76,8 @@ def serve(kind: str, port: int, profile: Optional[str]) -> None:
         await stop.wait()
         await runner.cleanup()
 
-    prof = None
-    if profile:
-        import cProfile
-
-        prof = cProfile.Profile()
-        prof.enable()
-    try:
+    with e2e_echo.profiled(profile):
         asyncio.run(main())
-    finally:
-        if prof is not None:
-            prof.disable()
-            prof.dump_stats(profile)
 
 
 def start_server(kind: str, profile: Optional[str] = None) -> Tuple[subprocess.Popen, int]:

@@ -42,15 +42,9 @@ def serve(kind: str, port: int, profile: Optional[str]) -> None:
         assert wscodec.integrations.installed().get("autobahn"), "integration not installed"
     from daphne.server import Server
 
-    prof = None
-    if profile:
-        import cProfile
-
-        prof = cProfile.Profile()
-        prof.enable()
-    # SIGTERM: leave through Python (and stop the reactor) so that the profile below is written.
+    # SIGTERM: leave through Python (and stop the reactor) so that the profile is written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
+    with e2e_echo.profiled(profile):
         Server(
             application=e2e_echo.asgi_echo,
             endpoints=["tcp:port=%d:interface=127.0.0.1" % port],
@@ -61,10 +55,6 @@ def serve(kind: str, port: int, profile: Optional[str]) -> None:
             websocket_max_message_size=e2e_echo.MAX,
             websocket_max_frame_size=e2e_echo.MAX,
         ).run()
-    finally:
-        if prof is not None:
-            prof.disable()
-            prof.dump_stats(profile)  # type: ignore[arg-type]
 
 
 def report(

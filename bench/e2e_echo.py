@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import selectors
 import signal
@@ -36,7 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 KINDS = [
     "uvicorn-wsproto", "uvicorn-wsproto+wscodec", "uvicorn-sansio", "uvicorn-wscodec",
@@ -71,6 +72,23 @@ async def asgi_echo(scope, receive, send) -> None:  # type: ignore[no-untyped-de
                 await send({"type": "websocket.send", "text": message["text"]})
         else:
             return
+
+
+@contextlib.contextmanager
+def profiled(path: Optional[str]) -> Iterator[None]:
+    """cProfile what runs inside, the stats written to ``path`` at the end (None: no profile)."""
+    if not path:
+        yield
+        return
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        yield
+    finally:
+        prof.disable()
+        prof.dump_stats(path)
 
 
 def serve(kind: str, port: int, profile: Optional[str]) -> None:

@@ -52,12 +52,6 @@ def serve(kind: str, port: int, profile: Optional[str]) -> None:
         def on_message(self, message: object) -> None:
             self.write_message(message, binary=isinstance(message, bytes))  # type: ignore[arg-type]
 
-    prof = None
-    if profile:
-        import cProfile
-
-        prof = cProfile.Profile()
-        prof.enable()
 
     async def main() -> None:
         app = tornado.web.Application([("/", Echo)], websocket_max_message_size=e2e_echo.MAX)
@@ -67,12 +61,8 @@ def serve(kind: str, port: int, profile: Optional[str]) -> None:
         await stop.wait()
         server.stop()
 
-    try:
+    with e2e_echo.profiled(profile):
         asyncio.run(main())
-    finally:
-        if prof is not None:
-            prof.disable()
-            prof.dump_stats(profile)
 
 
 def start_server(kind: str, profile: Optional[str] = None) -> Tuple[subprocess.Popen, int]:
