@@ -10,7 +10,7 @@ from typing import Any, List
 
 import pytest
 
-from wscodec._output import LARGE_PAYLOAD
+from wscodec._output import LARGE_PAYLOAD, _header
 from wscodec._writes import write_buffers
 from wscodec.connection import Connection
 from wscodec.deflate import DeflateOptions
@@ -27,6 +27,16 @@ def queue(conn: Connection, payload: Any) -> None:
     conn.send(payload)
     conn.pong(b"after")
     conn.send("small")
+
+
+@pytest.mark.parametrize("rsv1", [False, True])
+@pytest.mark.parametrize("length", [0, 125, 126, 65535, 65536, LARGE_PAYLOAD + 1])
+def test_a_header_kept_apart_is_the_one_build_frame_writes(backend, length, rsv1):
+    """The header written before a payload kept apart is built in Python for both backends:
+    it must be byte for byte the head of the backend's own frame."""
+    payload = b"\x5a" * length
+    for op in (1, 2):
+        assert _header(op, length, True, rsv1) + payload == backend.build_frame(op, payload, rsv1=rsv1)
 
 
 def messages(conn: Connection, data: bytes) -> List[Any]:
